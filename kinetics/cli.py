@@ -1,0 +1,50 @@
+"""The `kinetics` console script. Each subcommand lives in its own module, imported only when used."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from kinetics.errors import InputError
+
+# name -> (module defining register(parser), one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "hardware": ("kinetics.hardware", "list or show hardware presets (peak FLOP/s, bandwidth, intensity)"),
+    "models": ("kinetics.models", "list or show model specs (parameters, KV bytes per token)"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="kinetics", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Kinetics, the book: the real cost of test-time scaling.",
+        epilog=f"commands:\n{lines}\n\nRun 'kinetics COMMAND --help' for the options of one command.")
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not argv or argv[0] not in COMMANDS:
+        _top_parser().parse_args(argv[:1] or ["--help"])
+        return 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"kinetics {name}", description=COMMANDS[name][1])
+    module.register(parser)
+    args = parser.parse_args(argv[1:])
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as error:
+        print(f"kinetics: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Provenance of a measurement: which machine, which software, which commit, when, by which command."""
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import re
+import subprocess
+from importlib import metadata
+
+from kinetics.paths import REPO_ROOT
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str:
+    """The checkout's commit, with '+dirty' when the tree has uncommitted changes (or 'unknown' outside git)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _gpu() -> dict:
+    try:
+        import torch
+    except ImportError:
+        return {"name": None}
+    if not torch.cuda.is_available():
+        return {"name": None, "torch": torch.__version__}
+    props = torch.cuda.get_device_properties(0)
+    info = {"name": props.name, "multiprocessors": props.multi_processor_count,
+            "memory_bytes": props.total_memory, "torch": torch.__version__, "cuda": torch.version.cuda}
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        info["driver"] = out.splitlines()[0] if out else None
+    except (OSError, subprocess.CalledProcessError):
+        info["driver"] = None
+    return info
+
+
+def device_slug(name: str | None = None) -> str:
+    """A folder name for a device: 'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'; 'cpu' without a GPU."""
+    if name is None:
+        name = _gpu().get("name") or "cpu"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def provenance(command: str) -> dict:
+    """Everything a reader needs to trust (or redo) a measurement."""
+    gpu = _gpu()
+    return {
+        "device": gpu.get("name") or "cpu",
+        "gpu": gpu,
+        "host": {"platform": platform.platform(), "python": platform.python_version(),
+                 "processor": platform.processor()},
+        "versions": {p: _version(p) for p in ("torch", "triton", "flashinfer-python", "transformers", "numpy", "kinetics")},
+        "commit": git_commit(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+    }
