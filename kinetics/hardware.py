@@ -1,0 +1,162 @@
+"""Accelerators as the cost model sees them: peak FLOP/s per dtype, HBM bandwidth, memory capacity.
+
+The ratio of the two rates is the machine's *intensity* I = peak FLOP/s / (bytes/s): how many FLOPs cost as much
+time as moving one byte. Kinetics prices a generation in eFLOPs = FLOPs + I x bytes; the paper fixes
+I = E = 562.5, which is B200's 4.5 PFLOP/s (dense FP8) over its 8 TB/s of HBM3e.
+
+Preset numbers are dense (no 2:4 sparsity) peaks from the vendors' public datasheets:
+- A100-80G SXM: NVIDIA A100 Tensor Core GPU datasheet (2021): BF16/FP16 312 TFLOP/s, HBM2e 2,039 GB/s, 80 GB.
+- H100 SXM: NVIDIA H100 Tensor Core GPU datasheet (2023): BF16 989 TFLOP/s (1,979 with sparsity),
+  FP8 1,979 TFLOP/s (3,958 with sparsity), HBM3 3.35 TB/s, 80 GB.
+- H200 SXM: NVIDIA H200 Tensor Core GPU datasheet (2024): same tensor-core peaks as H100 SXM, HBM3e 4.8 TB/s, 141 GB.
+- B200: NVIDIA DGX B200 datasheet (2024), per GPU (system totals / 8): FP8 72 PFLOP/s / 8 = 9 with sparsity,
+  so 4.5 dense; BF16 2.25 PFLOP/s dense; HBM3e 64 TB/s / 8 = 8 TB/s; 1,440 GB / 8 = 180 GB.
+- MI300X: AMD Instinct MI300X data sheet (2023): BF16/FP16 1,307.4 TFLOP/s, FP8 2,614.9 TFLOP/s dense,
+  HBM3 5.3 TB/s, 192 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+from kinetics.errors import InputError
+
+TERA = 1e12
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator. Rates in SI units: FLOP/s per dtype, bytes/s, bytes."""
+
+    name: str
+    peak_flops: dict[str, float]
+    hbm_bandwidth: float
+    memory_bytes: float | None = None
+    source: str = ""
+    aliases: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self):
+        if not self.peak_flops:
+            raise InputError(f"hardware {self.name!r}: peak_flops is empty")
+        for dtype, rate in self.peak_flops.items():
+            _check_positive(f"hardware {self.name!r}: peak FLOP/s for {dtype}", rate)
+        _check_positive(f"hardware {self.name!r}: HBM bandwidth", self.hbm_bandwidth)
+        if self.memory_bytes is not None:
+            _check_positive(f"hardware {self.name!r}: memory", self.memory_bytes)
+
+    def peak(self, dtype: str = "bf16") -> float:
+        """Peak dense FLOP/s for `dtype`."""
+        if dtype not in self.peak_flops:
+            raise InputError(f"hardware {self.name!r} has no peak for dtype {dtype!r}; "
+                             f"known: {', '.join(sorted(self.peak_flops))}")
+        return self.peak_flops[dtype]
+
+    def intensity(self, dtype: str = "bf16") -> float:
+        """FLOPs that take as long as moving one byte: peak(dtype) / bandwidth (FLOP/byte)."""
+        return self.peak(dtype) / self.hbm_bandwidth
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("aliases")
+        d["intensity"] = {dtype: self.intensity(dtype) for dtype in self.peak_flops}
+        return d
+
+
+def _check_positive(what: str, value) -> None:
+    try:
+        ok = math.isfinite(float(value)) and float(value) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"{what} must be a finite positive number, got {value!r}")
+
+
+PRESETS: dict[str, Hardware] = {
+    hw.name: hw
+    for hw in [
+        Hardware("a100-80g", {"bf16": 312 * TERA, "fp16": 312 * TERA}, 2.039e12, 80e9,
+                 "NVIDIA A100 Tensor Core GPU datasheet (SXM4 80GB)", ("a100",)),
+        Hardware("h100-sxm", {"bf16": 989 * TERA, "fp16": 989 * TERA, "fp8": 1979 * TERA}, 3.35e12, 80e9,
+                 "NVIDIA H100 Tensor Core GPU datasheet (SXM5)", ("h100",)),
+        Hardware("h200", {"bf16": 989 * TERA, "fp16": 989 * TERA, "fp8": 1979 * TERA}, 4.8e12, 141e9,
+                 "NVIDIA H200 Tensor Core GPU datasheet (SXM)", ("h200-sxm",)),
+        Hardware("b200", {"bf16": 2250 * TERA, "fp16": 2250 * TERA, "fp8": 4500 * TERA}, 8e12, 180e9,
+                 "NVIDIA DGX B200 datasheet, per GPU (system totals / 8)", ()),
+        Hardware("mi300x", {"bf16": 1307.4 * TERA, "fp16": 1307.4 * TERA, "fp8": 2614.9 * TERA}, 5.3e12, 192e9,
+                 "AMD Instinct MI300X accelerator data sheet", ()),
+    ]
+}
+_ALIASES = {alias: hw.name for hw in PRESETS.values() for alias in hw.aliases}
+
+#: The paper's E: B200 dense FP8 peak over its HBM bandwidth.
+PAPER_INTENSITY = PRESETS["b200"].intensity("fp8")
+
+
+def get_hardware(name: str | Hardware) -> Hardware:
+    """A preset by name (case-insensitive; 'h100' means the SXM part)."""
+    if isinstance(name, Hardware):
+        return name
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in PRESETS:
+        raise InputError(f"unknown hardware {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[key]
+
+
+def hardware_from_numbers(peak_tflops: float, hbm_tbps: float, memory_gb: float | None = None,
+                          name: str = "custom", dtype: str = "bf16") -> Hardware:
+    """A Hardware from raw numbers: peak TFLOP/s (for `dtype`), HBM TB/s and optional memory in GB."""
+    _check_positive("peak TFLOP/s", peak_tflops)
+    _check_positive("HBM TB/s", hbm_tbps)
+    memory = None if memory_gb is None else float(memory_gb) * 1e9
+    return Hardware(name, {dtype: float(peak_tflops) * TERA}, float(hbm_tbps) * 1e12, memory,
+                    source="given as raw numbers")
+
+
+def resolve_hardware(hardware: str | Hardware | None = None, peak_tflops: float | None = None,
+                     hbm_tbps: float | None = None) -> Hardware:
+    """The chapters' `parameters` rule: raw numbers win when both are given, otherwise the named preset."""
+    if peak_tflops is not None or hbm_tbps is not None:
+        if peak_tflops is None or hbm_tbps is None:
+            raise InputError("give both peak_tflops and hbm_tbps, or neither")
+        return hardware_from_numbers(peak_tflops, hbm_tbps)
+    return get_hardware(hardware if hardware is not None else "b200")
+
+
+# ---- CLI: kinetics hardware list|show NAME ----------------------------------------------------------------------
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", help="list the presets")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_cli_list)
+    show = sub.add_parser("show", help="show one preset")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_cli_show)
+
+
+def _cli_list(args) -> int:
+    if args.json:
+        print(json.dumps([hw.to_dict() for hw in PRESETS.values()], indent=2))
+        return 0
+    print(f"{'name':<10} {'bf16 TFLOP/s':>12} {'fp8 TFLOP/s':>12} {'HBM TB/s':>9} {'mem GB':>7} {'I bf16':>7}")
+    for hw in PRESETS.values():
+        fp8 = f"{hw.peak_flops['fp8'] / TERA:12.0f}" if "fp8" in hw.peak_flops else f"{'-':>12}"
+        print(f"{hw.name:<10} {hw.peak('bf16') / TERA:12.0f} {fp8} {hw.hbm_bandwidth / 1e12:9.2f} "
+              f"{hw.memory_bytes / 1e9:7.0f} {hw.intensity('bf16'):7.1f}")
+    return 0
+
+
+def _cli_show(args) -> int:
+    hw = get_hardware(args.name)
+    if args.json:
+        print(json.dumps(hw.to_dict(), indent=2))
+        return 0
+    print(f"{hw.name}  ({hw.source})")
+    for dtype, rate in hw.peak_flops.items():
+        print(f"  peak {dtype:<5} {rate / TERA:10.1f} TFLOP/s   intensity {hw.intensity(dtype):7.1f} FLOP/byte")
+    print(f"  HBM bandwidth {hw.hbm_bandwidth / 1e12:.2f} TB/s, memory {hw.memory_bytes / 1e9:.0f} GB")
+    return 0

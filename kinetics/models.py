@@ -1,0 +1,247 @@
+"""Model shapes as the cost model and the engine see them, built from a Hugging Face `config.json`.
+
+Presets are the Qwen3 family (Qwen Team, "Qwen3 Technical Report", arXiv 2505.09388); each preset's dict is the
+architecture part of the model's `config.json` on the Hugging Face hub (Qwen/Qwen3-0.6B ... Qwen/Qwen3-235B-A22B).
+Parameter counts are computed from the shapes, so they are exact for any config: the dense Qwen3 layer has
+q/k/v/o projections without bias, RMSNorm on q and k per head, a SwiGLU MLP and two RMSNorms; MoE layers replace
+the MLP with a router and `num_experts` SwiGLU experts of which `num_experts_per_tok` run per token.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kinetics.errors import InputError
+
+_COMMON = {"vocab_size": 151936, "head_dim": 128, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+           "max_position_embeddings": 40960, "hidden_act": "silu", "attention_bias": False,
+           "bos_token_id": 151643, "eos_token_id": 151645, "torch_dtype": "bfloat16"}
+
+
+def _dense(hidden, layers, heads, kv_heads, intermediate, tied):
+    return {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": hidden,
+            "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+            "intermediate_size": intermediate, "tie_word_embeddings": tied, **_COMMON}
+
+
+def _moe(hidden, layers, heads, kv_heads, intermediate, moe_intermediate, experts, active):
+    return {"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": hidden,
+            "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+            "intermediate_size": intermediate, "moe_intermediate_size": moe_intermediate,
+            "num_experts": experts, "num_experts_per_tok": active, "decoder_sparse_step": 1,
+            "mlp_only_layers": [], "norm_topk_prob": True, "tie_word_embeddings": False, **_COMMON}
+
+
+PRESET_CONFIGS: dict[str, dict] = {
+    "qwen3-0.6b": _dense(1024, 28, 16, 8, 3072, True),
+    "qwen3-1.7b": _dense(2048, 28, 16, 8, 6144, True),
+    "qwen3-4b": _dense(2560, 36, 32, 8, 9728, True),
+    "qwen3-8b": _dense(4096, 36, 32, 8, 12288, False),
+    "qwen3-14b": _dense(5120, 40, 40, 8, 17408, False),
+    "qwen3-32b": _dense(5120, 64, 64, 8, 25600, False),
+    "qwen3-30b-a3b": _moe(2048, 48, 32, 4, 6144, 768, 128, 8),
+    "qwen3-235b-a22b": _moe(4096, 94, 64, 4, 12288, 1536, 128, 8),
+}
+_REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
+_SUPPORTED_TYPES = ("qwen3", "qwen3_moe", "qwen2", "llama", "mistral")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The shapes that set a decoder's cost. `config` keeps the full Hugging Face config for the engine."""
+
+    name: str
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    tie_word_embeddings: bool
+    qk_norm: bool = True
+    num_experts: int = 0
+    num_experts_per_tok: int = 0
+    moe_intermediate_size: int = 0
+    config: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ---- construction ----
+    @classmethod
+    def from_config(cls, config: dict | str | Path, name: str | None = None) -> "ModelSpec":
+        """From a `config.json` (a dict, a path to the file, or a model directory holding it)."""
+        source = "config"
+        if not isinstance(config, dict):
+            path = Path(config)
+            if path.is_dir():
+                path = path / "config.json"
+            if not path.is_file():
+                raise InputError(f"model config {str(path)!r} does not exist")
+            source = str(path)
+            try:
+                config = json.loads(path.read_text())
+            except json.JSONDecodeError as error:
+                raise InputError(f"{source}: not valid JSON ({error})") from None
+            name = name or path.parent.name.lower()
+        for key in _REQUIRED:
+            if key not in config:
+                raise InputError(f"{source}: missing field {key!r}")
+        model_type = config.get("model_type", "qwen3")
+        if model_type not in _SUPPORTED_TYPES:
+            raise InputError(f"{source}: model_type {model_type!r} is not supported; "
+                             f"supported: {', '.join(_SUPPORTED_TYPES)}")
+        heads = int(config["num_attention_heads"])
+        hidden = int(config["hidden_size"])
+        experts = int(config.get("num_experts", 0) or 0)
+        spec = cls(
+            name=name or "custom",
+            hidden_size=hidden,
+            num_layers=int(config["num_hidden_layers"]),
+            num_heads=heads,
+            num_kv_heads=int(config.get("num_key_value_heads") or heads),
+            head_dim=int(config.get("head_dim") or hidden // heads),
+            intermediate_size=int(config["intermediate_size"]),
+            vocab_size=int(config["vocab_size"]),
+            tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            qk_norm=model_type.startswith("qwen3"),
+            num_experts=experts,
+            num_experts_per_tok=int(config.get("num_experts_per_tok", 0) or 0) if experts else 0,
+            moe_intermediate_size=int(config.get("moe_intermediate_size", 0) or 0) if experts else 0,
+            config=dict(config),
+        )
+        for what in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size"):
+            if getattr(spec, what) <= 0:
+                raise InputError(f"{source}: {what} must be positive, got {getattr(spec, what)}")
+        if spec.num_heads % spec.num_kv_heads:
+            raise InputError(f"{source}: num_attention_heads ({heads}) is not a multiple of "
+                             f"num_key_value_heads ({spec.num_kv_heads})")
+        if experts and not (0 < spec.num_experts_per_tok <= experts and spec.moe_intermediate_size > 0):
+            raise InputError(f"{source}: an MoE config needs 0 < num_experts_per_tok <= num_experts "
+                             f"and moe_intermediate_size > 0")
+        return spec
+
+    # ---- parameter counts ----
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def group_size(self) -> int:
+        """Query heads per KV head (GQA group), the paper's r."""
+        return self.num_heads // self.num_kv_heads
+
+    @property
+    def params_embedding(self) -> int:
+        """The input embedding table (the LM head shares it when embeddings are tied)."""
+        return self.vocab_size * self.hidden_size
+
+    @property
+    def params_attention_per_layer(self) -> int:
+        h, d = self.hidden_size, self.head_dim
+        projections = h * d * (2 * self.num_heads + 2 * self.num_kv_heads)  # q, o and k, v
+        norms = 2 * d if self.qk_norm else 0
+        return projections + norms
+
+    def _mlp_params(self, active: bool) -> int:
+        h = self.hidden_size
+        if not self.is_moe:
+            return 3 * h * self.intermediate_size
+        experts = self.num_experts_per_tok if active else self.num_experts
+        return h * self.num_experts + experts * 3 * h * self.moe_intermediate_size  # router + experts
+
+    def _params(self, active: bool) -> int:
+        per_layer = self.params_attention_per_layer + self._mlp_params(active) + 2 * self.hidden_size
+        head = 0 if self.tie_word_embeddings else self.params_embedding
+        return self.num_layers * per_layer + self.params_embedding + head + self.hidden_size
+
+    @property
+    def params_total(self) -> int:
+        """Every stored parameter, tied embeddings counted once."""
+        return self._params(active=False)
+
+    @property
+    def params_active(self) -> int:
+        """Parameters stored and used per token (for MoE: the routed experts only)."""
+        return self._params(active=True)
+
+    @property
+    def params_matmul(self) -> int:
+        """Parameters that multiply each token: the active ones less the embedding lookup (a gather, no FLOPs), the
+        LM head included even when it shares the embedding table. 2x this is the matrix-product FLOPs per token."""
+        return self.params_active - (0 if self.tie_word_embeddings else self.params_embedding)
+
+    # ---- KV cache ----
+    @property
+    def kv_elements_per_token(self) -> int:
+        """K and V elements stored per token over all layers: 2 x KV heads x head_dim x layers."""
+        return 2 * self.num_kv_heads * self.head_dim * self.num_layers
+
+    def kv_bytes_per_token(self, dtype_bytes: float = 2) -> float:
+        return self.kv_elements_per_token * dtype_bytes
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "num_heads": self.num_heads, "num_kv_heads": self.num_kv_heads, "head_dim": self.head_dim,
+                "intermediate_size": self.intermediate_size, "vocab_size": self.vocab_size,
+                "tie_word_embeddings": self.tie_word_embeddings, "num_experts": self.num_experts,
+                "num_experts_per_tok": self.num_experts_per_tok, "moe_intermediate_size": self.moe_intermediate_size,
+                "params_total": self.params_total, "params_active": self.params_active,
+                "params_embedding": self.params_embedding, "group_size": self.group_size,
+                "kv_bytes_per_token_bf16": self.kv_bytes_per_token(2)}
+
+
+def canonical_name(name: str) -> str:
+    """'Qwen/Qwen3-8B', 'qwen3-8b' and the traces' 'qwen3-0-6b' all name one preset: 'qwen3-8b', 'qwen3-0.6b'."""
+    key = str(name).strip().lower().split("/")[-1]
+    return re.sub(r"-(\d+)-(\d+)b", r"-\1.\2b", key)
+
+
+def get_model(name: str | ModelSpec) -> ModelSpec:
+    """A preset by name, or a spec from a config.json path / model directory."""
+    if isinstance(name, ModelSpec):
+        return name
+    key = canonical_name(name)
+    if key in PRESET_CONFIGS:
+        return ModelSpec.from_config(PRESET_CONFIGS[key], name=key)
+    path = Path(name)
+    if path.suffix == ".json" or path.is_dir():
+        return ModelSpec.from_config(path)
+    raise InputError(f"unknown model {name!r}; known: {', '.join(PRESET_CONFIGS)} (or a path to a config.json)")
+
+
+# ---- CLI: kinetics models list|show NAME|PATH -------------------------------------------------------------------
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", help="list the presets")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_cli_list)
+    show = sub.add_parser("show", help="show a preset or a config.json")
+    show.add_argument("name", help="preset name or path to a config.json / model directory")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_cli_show)
+
+
+def _cli_list(args) -> int:
+    specs = [get_model(name) for name in PRESET_CONFIGS]
+    if args.json:
+        print(json.dumps([spec.to_dict() for spec in specs], indent=2))
+        return 0
+    print(f"{'name':<16} {'params':>9} {'active':>9} {'layers':>6} {'Hq/Hkv':>7} {'KV KiB/token':>12}")
+    for s in specs:
+        print(f"{s.name:<16} {s.params_total / 1e9:8.3f}B {s.params_active / 1e9:8.3f}B {s.num_layers:6d} "
+              f"{s.num_heads:>3}/{s.num_kv_heads:<3} {s.kv_bytes_per_token(2) / 1024:12.1f}")
+    return 0
+
+
+def _cli_show(args) -> int:
+    spec = get_model(args.name)
+    if args.json:
+        print(json.dumps(spec.to_dict(), indent=2))
+        return 0
+    for key, value in spec.to_dict().items():
+        print(f"{key:<24} {value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool)
+              else f"{key:<24} {value}")
+    return 0
