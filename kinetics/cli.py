@@ -12,6 +12,7 @@ from kinetics.errors import InputError
 COMMANDS: dict[str, tuple[str, str]] = {
     "hardware": ("kinetics.hardware", "list or show hardware presets (peak FLOP/s, bandwidth, intensity)"),
     "models": ("kinetics.models", "list or show model specs (parameters, KV bytes per token)"),
+    "traces": ("kinetics.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
 }
 
 
