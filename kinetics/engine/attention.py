@@ -1,0 +1,193 @@
+"""Attention over the paged KV cache: where sparse attention plugs into the engine.
+
+The cache of each layer is two tensors [num_pages + 1, page_size, Hkv, head_dim] (the NHD layout FlashInfer calls
+it; the extra last page is scratch for padded rows of a CUDA graph). Block top-k also keeps, per page and KV head,
+the sum of the page's keys in float32: the page summary (mean key x page_size) that selection scores against.
+
+Prefill is dense (a causal attention of each chunk over its request's cache). Decode is either dense (every cached
+token) or block top-k (the `budget // page_size` best pages per request and KV head). Each has a torch version
+(the reference, CPU and GPU) and, on GPU, the Triton kernels of `kinetics.kernels` when they are importable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from kinetics.engine.config import AttentionConfig, ModelConfig
+
+
+@dataclass
+class ForwardMeta:
+    """Everything the attention of one forward pass needs to find its tokens in the cache."""
+
+    is_prefill: bool
+    slot_mapping: torch.Tensor                   # [T] global slot (page * page_size + offset) each token writes
+    # prefill: one entry per request: (first row in the batch, rows this step, context length after this step)
+    seq_ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    seq_pages: list[torch.Tensor] = field(default_factory=list)   # prefill: each request's page list
+    page_table: torch.Tensor | None = None        # decode: [B, W] pages of each row, padded with the scratch page
+    context_lens: torch.Tensor | None = None      # decode: [B] tokens in the cache after this step's write
+
+
+class PagedKVCache:
+    """Per-layer K and V pages (and page summaries for block top-k)."""
+
+    def __init__(self, model: ModelConfig, attention: AttentionConfig, num_pages: int,
+                 dtype: torch.dtype, device: torch.device):
+        shape = (num_pages + 1, attention.page_size, model.num_key_value_heads, model.head_dim)
+        self.num_pages, self.page_size = num_pages, attention.page_size
+        self.scratch_page = num_pages
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_hidden_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_hidden_layers)]
+        sparse_layers = [i for i in range(model.num_hidden_layers) if attention.sparse_layer(i)]
+        sum_shape = (num_pages + 1, model.num_key_value_heads, model.head_dim)
+        self.ksum = {i: torch.zeros(sum_shape, dtype=torch.float32, device=device) for i in sparse_layers}
+
+    @staticmethod
+    def bytes_per_page(model: ModelConfig, attention: AttentionConfig, dtype: torch.dtype) -> int:
+        element = torch.finfo(dtype).bits // 8
+        kv = 2 * model.num_hidden_layers * attention.page_size * model.num_key_value_heads * model.head_dim * element
+        sparse = sum(attention.sparse_layer(i) for i in range(model.num_hidden_layers))
+        return kv + sparse * model.num_key_value_heads * model.head_dim * 4
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, meta: ForwardMeta) -> None:
+        """Store this step's keys and values [T, Hkv, D] at their slots; keep the page summaries current."""
+        kc, vc = self.k[layer], self.v[layer]
+        kc.view(-1, *kc.shape[2:])[meta.slot_mapping] = k
+        vc.view(-1, *vc.shape[2:])[meta.slot_mapping] = v
+        if layer in self.ksum:
+            ksum = self.ksum[layer]
+            page = meta.slot_mapping // self.page_size
+            first = (meta.slot_mapping % self.page_size) == 0   # a page starts over: forget what it held
+            if meta.is_prefill:
+                ksum[page[first]] = 0
+                ksum.index_add_(0, page, k.float())
+            else:
+                # one token per row and distinct pages per request: a plain (graph-capturable) update
+                ksum[page] = ksum[page] * (~first).float()[:, None, None] + k.float()
+
+
+def prefill_attention(q: torch.Tensor, cache: PagedKVCache, layer: int, meta: ForwardMeta,
+                      scale: float) -> torch.Tensor:
+    """Causal attention of each request's new rows over its whole cached context. q: [T, Hq, D]."""
+    kc, vc = cache.k[layer], cache.v[layer]
+    page_size, hkv, d = kc.shape[1], kc.shape[2], kc.shape[3]
+    out = torch.empty_like(q)
+    offsets = torch.arange(page_size, device=q.device)
+    # requests with the same (rows, context) shape run as one batched call
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (_, rows, ctx) in enumerate(meta.seq_ranges):
+        groups.setdefault((rows, ctx), []).append(i)
+    for (rows, ctx), members in groups.items():
+        slots = torch.stack([(meta.seq_pages[i][:, None] * page_size + offsets).flatten()[:ctx] for i in members])
+        keys = kc.view(-1, hkv, d)[slots].transpose(1, 2)          # [n, Hkv, ctx, D]
+        values = vc.view(-1, hkv, d)[slots].transpose(1, 2)
+        starts = [meta.seq_ranges[i][0] for i in members]
+        queries = torch.stack([q[s:s + rows] for s in starts]).transpose(1, 2)   # [n, Hq, rows, D]
+        if rows == ctx:
+            o = F.scaled_dot_product_attention(queries, keys, values, is_causal=True, scale=scale, enable_gqa=True)
+        else:
+            qpos = torch.arange(ctx - rows, ctx, device=q.device)
+            mask = qpos[:, None] >= torch.arange(ctx, device=q.device)[None, :]
+            o = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale, enable_gqa=True)
+        o = o.transpose(1, 2)
+        for j, s in enumerate(starts):
+            out[s:s + rows] = o[j]
+    return out
+
+
+def decode_dense_torch(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, page_table: torch.Tensor,
+                       context_lens: torch.Tensor, scale: float) -> torch.Tensor:
+    """Dense paged decode, the reference: every row attends to its context_lens[b] cached tokens. q: [B, Hq, D]."""
+    b, hq, d = q.shape
+    page_size, hkv = k_cache.shape[1], k_cache.shape[2]
+    keys = k_cache[page_table].flatten(1, 2).float()      # [B, W * page, Hkv, D]
+    values = v_cache[page_table].flatten(1, 2).float()
+    qg = q.view(b, hkv, hq // hkv, d).float()
+    scores = torch.einsum("bhgd,blhd->bhgl", qg, keys) * scale
+    valid = torch.arange(keys.shape[1], device=q.device)[None, :] < context_lens[:, None]
+    scores = scores.masked_fill(~valid[:, None, None, :], float("-inf"))
+    out = torch.einsum("bhgl,blhd->bhgd", scores.softmax(-1), values)
+    return out.reshape(b, hq, d).to(q.dtype)
+
+
+def select_pages_torch(q: torch.Tensor, ksum: torch.Tensor, page_table: torch.Tensor, context_lens: torch.Tensor,
+                       page_size: int, num_select: int, sink_pages: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Block top-k selection: for each (row, KV head), the logical pages to attend to and whether each is real.
+
+    Score of page p = sum over the group's query heads of q . mean key of p. The sink pages and the page being
+    written are always kept. Returns (logical page indices [B, Hkv, k], valid [B, Hkv, k]).
+    """
+    b, hq, d = q.shape
+    hkv = ksum.shape[1]
+    width = page_table.shape[1]
+    num_pages = (context_lens + page_size - 1) // page_size                   # [B]
+    q_sum = q.view(b, hkv, hq // hkv, d).float().sum(2)                       # [B, Hkv, D]
+    scores = torch.einsum("bhd,bwhd->bhw", q_sum, ksum[page_table]) / page_size
+    logical = torch.arange(width, device=q.device)[None, :]
+    valid = logical < num_pages[:, None]                                      # [B, W]
+    forced = (logical < sink_pages) | (logical == (num_pages[:, None] - 1))
+    scores = scores.masked_fill(forced[:, None, :], float("inf"))
+    scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
+    top = scores.topk(min(num_select, width), dim=-1).indices                # [B, Hkv, k]
+    return top, valid.gather(1, top.flatten(1)).view_as(top)
+
+
+def decode_blocktopk_torch(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, ksum: torch.Tensor,
+                           page_table: torch.Tensor, context_lens: torch.Tensor, scale: float,
+                           num_select: int, sink_pages: int) -> torch.Tensor:
+    """Block top-k paged decode, the reference: attention restricted to the selected pages of each KV head."""
+    b, hq, d = q.shape
+    page_size, hkv = k_cache.shape[1], k_cache.shape[2]
+    top, valid = select_pages_torch(q, ksum, page_table, context_lens, page_size, num_select, sink_pages)
+    k_sel = top.shape[-1]
+    physical = page_table.gather(1, top.flatten(1)).view(b, hkv, k_sel)
+    heads = torch.arange(hkv, device=q.device)[None, :, None]
+    keys = k_cache.permute(0, 2, 1, 3)[physical, heads].float()               # [B, Hkv, k, page, D]
+    values = v_cache.permute(0, 2, 1, 3)[physical, heads].float()
+    position = top[..., None] * page_size + torch.arange(page_size, device=q.device)
+    mask = (position < context_lens[:, None, None, None]) & valid[..., None]  # [B, Hkv, k, page]
+    qg = q.view(b, hkv, hq // hkv, d).float()
+    scores = torch.einsum("bhgd,bhkpd->bhgkp", qg, keys).flatten(3) * scale
+    scores = scores.masked_fill(~mask.flatten(2)[:, :, None, :], float("-inf"))
+    out = torch.einsum("bhgl,bhld->bhgd", scores.softmax(-1), values.flatten(2, 3))
+    return out.reshape(b, hq, d).to(q.dtype)
+
+
+class Attention:
+    """The attention backend of the engine: writes the cache, then prefill or (dense / block top-k) decode."""
+
+    def __init__(self, model: ModelConfig, config: AttentionConfig, cache: PagedKVCache, use_triton: bool):
+        self.model, self.config, self.cache = model, config, cache
+        self.scale = model.head_dim ** -0.5
+        self.kernels = _load_kernels() if use_triton else None
+
+    @property
+    def backend_name(self) -> str:
+        return "triton" if self.kernels is not None else "torch"
+
+    def __call__(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                 meta: ForwardMeta) -> torch.Tensor:
+        self.cache.write(layer, k, v, meta)
+        if meta.is_prefill:
+            return prefill_attention(q, self.cache, layer, meta, self.scale)
+        kc, vc = self.cache.k[layer], self.cache.v[layer]
+        sparse = self.config.sparse_layer(layer)
+        if self.kernels is not None:
+            return self.kernels.decode(q, kc, vc, self.cache.ksum.get(layer), meta.page_table, meta.context_lens,
+                                       self.scale, self.config if sparse else None)
+        if sparse:
+            return decode_blocktopk_torch(q, kc, vc, self.cache.ksum[layer], meta.page_table, meta.context_lens,
+                                          self.scale, self.config.pages_per_step, self.config.sink_pages)
+        return decode_dense_torch(q, kc, vc, meta.page_table, meta.context_lens, self.scale)
+
+
+def _load_kernels():
+    """The GPU decode path over kinetics.kernels (None when they cannot be used here)."""
+    try:
+        from kinetics.engine import gpu_attention
+    except ImportError:
+        return None
+    return gpu_attention.load()

@@ -1,0 +1,166 @@
+"""The engine's front door: LLM(...).generate(prompts, params) -> outputs, with statistics of the run."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from kinetics.engine.block_manager import PageAllocator
+from kinetics.engine.config import AttentionConfig, EngineConfig, load_model_config
+from kinetics.engine.model_runner import ModelRunner, default_dtype, parse_device, parse_dtype
+from kinetics.engine.sampler import sample
+from kinetics.engine.scheduler import Scheduler
+from kinetics.engine.sequence import RequestOutput, SamplingParams, Sequence, Status
+from kinetics.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerationStats:
+    """What one generate() call did and how long it took."""
+
+    wall_s: float
+    requests: int
+    rejected: int
+    prompt_tokens: int
+    generated_tokens: int
+    tokens_per_s: float
+    steps: int
+    prefill_steps: int
+    decode_steps: int
+    mean_decode_batch: float
+    peak_running: int
+    preemptions: int
+    recomputed_tokens: int
+    peak_pages: int
+    num_pages: int
+    page_size: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class LLM:
+    """Qwen3 (dense or MoE) with a paged KV cache, continuous batching and dense or block top-k attention.
+
+    LLM(config_or_dir, weights=None, device="cpu", dtype=None, attention=AttentionConfig(), seed=0, **limits)
+    config_or_dir: a config dict, a config.json, a model directory or a preset name of kinetics.models.
+    weights: a directory of safetensors (None: random weights drawn from `seed`).
+    limits: fields of EngineConfig (max_num_seqs, max_num_batched_tokens, max_model_len, num_pages, ...).
+    """
+
+    def __init__(self, config_or_dir, weights=None, device="cpu", dtype=None,
+                 attention: AttentionConfig | None = None, seed: int = 0, engine: EngineConfig | None = None,
+                 **limits):
+        self.config = load_model_config(config_or_dir)
+        self.attention = attention or AttentionConfig()
+        if engine is not None and limits:
+            raise InputError("give either engine=EngineConfig(...) or its fields as keywords, not both")
+        try:
+            self.engine_config = engine or EngineConfig(**limits)
+        except TypeError as error:
+            raise InputError(f"unknown engine option: {error}") from None
+        self.device = parse_device(device)
+        self.dtype = parse_dtype(dtype) if dtype is not None else default_dtype(self.device)
+        self.seed = seed
+        self.runner = ModelRunner(self.config, self.attention, self.engine_config, self.device, self.dtype,
+                                  weights=weights, seed=seed)
+        self.max_model_len = self.runner.max_model_len
+        self.last_stats: GenerationStats | None = None
+        self._next_id = 0
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None,
+                 progress: bool = False) -> list[RequestOutput]:
+        """Run every prompt to completion; outputs come back in the order of `prompts`.
+
+        A request that cannot run (empty prompt, token outside the vocabulary, longer than the context limit)
+        comes back with .error set and no tokens; the others go on.
+        """
+        if isinstance(prompts, (str, bytes)) or not isinstance(prompts, (list, tuple)):
+            raise InputError("prompts must be a list of token-id lists")
+        params = params if params is not None else SamplingParams()
+        per_request = list(params) if isinstance(params, (list, tuple)) else [params] * len(prompts)
+        if len(per_request) != len(prompts):
+            raise InputError(f"{len(per_request)} sampling params for {len(prompts)} prompts")
+        allocator = PageAllocator(self.runner.num_pages, self.attention.page_size)
+        scheduler = Scheduler(allocator, self.engine_config.max_num_seqs, self.engine_config.max_num_batched_tokens)
+        seqs: list[Sequence] = []
+        outputs: dict[int, RequestOutput] = {}
+        for prompt, p in zip(prompts, per_request):
+            if not isinstance(p, SamplingParams):
+                raise InputError(f"sampling params must be SamplingParams, got {type(p).__name__}")
+            seq = self._new_sequence(list(prompt) if isinstance(prompt, (list, tuple)) else prompt, p)
+            seqs.append(seq)
+            if seq.error is not None:
+                log.warning("request %d rejected: %s", seq.seq_id, seq.error)
+                seq.status, seq.finish_reason = Status.FINISHED, "error"
+            else:
+                scheduler.add(seq)
+        total = sum(seq.limit for seq in seqs if seq.error is None)
+        bar = _progress(total, progress)
+        start = time.perf_counter()
+        while scheduler.has_work():
+            batch = scheduler.schedule()
+            logits = self.runner.run(batch)
+            sampling = [seq for i, seq in enumerate(batch.seqs) if batch.samples(i)]
+            tokens = sample(logits, sampling)
+            for row, (seq, token) in enumerate(zip(sampling, tokens)):
+                seq.append(token)
+                if seq.params.return_logits:
+                    seq.logits.append(logits[row].cpu())
+            scheduler.postprocess(batch)
+            if bar is not None:
+                bar.update(len(sampling))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        wall = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        for seq in seqs:
+            outputs[seq.seq_id] = RequestOutput(
+                seq.seq_id, seq.prompt if isinstance(seq.prompt, list) else [], list(seq.output),
+                seq.finish_reason, seq.error, seq.preemptions, seq.logits if seq.params.return_logits else None)
+        self.last_stats = self._stats(seqs, scheduler, allocator, wall)
+        return [outputs[seq.seq_id] for seq in seqs]
+
+    def _new_sequence(self, prompt, params: SamplingParams) -> Sequence:
+        seq_id = self._next_id
+        self._next_id += 1
+        seed = params.seed if params.seed is not None else self.seed * 1_000_003 + seq_id
+        stop = params.stop_token_ids if params.stop_token_ids is not None else self.config.eos_token_ids
+        ok_prompt = prompt if isinstance(prompt, list) else []
+        room = self.max_model_len - len(ok_prompt)
+        seq = Sequence(seq_id, ok_prompt, params, seed, frozenset(stop), limit=max(min(params.length_limit, room), 1))
+        if not isinstance(prompt, list):
+            seq.error = f"prompt must be a list of token ids, got {type(prompt).__name__}"
+        else:
+            seq.error = self.runner.check_request(prompt, params.length_limit)
+            if seq.error is None and params.forced_length is not None and params.forced_length > room:
+                seq.error = (f"prompt {len(prompt)} + forced length {params.forced_length} tokens exceeds the "
+                             f"context limit of {self.max_model_len} tokens")
+        return seq
+
+    def _stats(self, seqs, scheduler: Scheduler, allocator: PageAllocator, wall: float) -> GenerationStats:
+        ran = [s for s in seqs if s.error is None]
+        generated = sum(len(s.output) for s in ran)
+        prompt_tokens = sum(len(s.prompt) for s in ran)
+        st = scheduler.stats
+        return GenerationStats(
+            wall_s=wall, requests=len(seqs), rejected=len(seqs) - len(ran), prompt_tokens=prompt_tokens,
+            generated_tokens=generated, tokens_per_s=generated / wall if wall > 0 else 0.0,
+            steps=st.steps, prefill_steps=st.prefill_steps, decode_steps=st.decode_steps,
+            mean_decode_batch=(sum(st.batch_sizes) / len(st.batch_sizes)) if st.batch_sizes else 0.0,
+            peak_running=st.peak_running, preemptions=st.preemptions,
+            recomputed_tokens=st.prefill_tokens - prompt_tokens,
+            peak_pages=allocator.peak_used, num_pages=allocator.num_pages, page_size=allocator.page_size)
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="tok", desc="generate", smoothing=0.1)

@@ -1,0 +1,210 @@
+"""Turn a scheduled batch into tensors, run the model, return the logits of the rows that sample.
+
+On a GPU, decode steps replay CUDA graphs captured once per batch size (rows padded up to the next captured
+size): one launch per step instead of a few hundred, which is what decode at small batch is bound by.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from kinetics.engine.attention import Attention, ForwardMeta, PagedKVCache
+from kinetics.engine.block_manager import pages_for
+from kinetics.engine.config import AttentionConfig, EngineConfig, ModelConfig
+from kinetics.engine.loader import load_weights
+from kinetics.engine.qwen3 import Qwen3ForCausalLM
+from kinetics.engine.scheduler import ScheduledBatch
+from kinetics.errors import InputError
+
+log = logging.getLogger(__name__)
+
+CPU_DEFAULT_KV_TOKENS = 1 << 16
+
+
+class ModelRunner:
+    def __init__(self, model_config: ModelConfig, attention_config: AttentionConfig, engine_config: EngineConfig,
+                 device: torch.device, dtype: torch.dtype, weights=None, seed: int = 0):
+        self.model_config, self.attention_config, self.engine_config = model_config, attention_config, engine_config
+        self.device, self.dtype = device, dtype
+        max_len = engine_config.max_model_len or model_config.max_position_embeddings
+        self.model = Qwen3ForCausalLM.empty(model_config, max_len, dtype, device)
+        if weights is not None:
+            load_weights(self.model, weights)
+        else:
+            self.model.init_random(seed)
+        page = attention_config.page_size
+        self.num_pages = self._num_pages(max_len)
+        self.max_model_len = min(max_len, self.num_pages * page)
+        self.max_pages_per_seq = pages_for(self.max_model_len, page)
+        self.cache = PagedKVCache(model_config, attention_config, self.num_pages, dtype, device)
+        use_triton = device.type == "cuda"
+        self.attention = Attention(model_config, attention_config, self.cache, use_triton)
+        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        if device.type == "cuda" and engine_config.cuda_graphs and not model_config.is_moe:
+            self._capture_graphs()
+
+    def _num_pages(self, max_len: int) -> int:
+        cfg, page = self.engine_config, self.attention_config.page_size
+        if cfg.num_pages is not None:
+            return cfg.num_pages
+        if cfg.kv_cache_tokens is not None:
+            return pages_for(cfg.kv_cache_tokens, page)
+        if self.device.type != "cuda":
+            return pages_for(max(CPU_DEFAULT_KV_TOKENS, max_len), page)
+        torch.cuda.synchronize(self.device)
+        free, total = torch.cuda.mem_get_info(self.device)
+        reserve = total * (1 - cfg.gpu_memory_utilization) + self._activation_bytes()
+        per_page = PagedKVCache.bytes_per_page(self.model_config, self.attention_config, self.dtype)
+        pages = int((free - reserve) // per_page)
+        if pages < pages_for(max_len, page):
+            pages = max(pages, 1)
+            log.warning("KV cache holds %d pages (%d tokens), less than max_model_len %d", pages, pages * page,
+                        max_len)
+        return pages
+
+    def _activation_bytes(self) -> int:
+        """Room for one prefill step's activations and the logits (a generous estimate)."""
+        m, cfg = self.model_config, self.engine_config
+        width = max(m.hidden_size * 4, m.intermediate_size * 3, m.num_attention_heads * m.head_dim * 3)
+        return int(cfg.max_num_batched_tokens * width * 4 * 2 + cfg.max_num_seqs * m.vocab_size * 4 * 3 + 2**30)
+
+    # ---- building the inputs of one step ----
+
+    def _prefill_inputs(self, batch: ScheduledBatch):
+        page = self.attention_config.page_size
+        ids, positions, slots, ranges, seq_pages, sample_rows = [], [], [], [], [], []
+        row = 0
+        for i, (seq, n) in enumerate(zip(batch.seqs, batch.num_new)):
+            start, stop = seq.num_cached, seq.num_cached + n
+            pos = np.arange(start, stop)
+            pages = np.asarray(seq.pages[:pages_for(stop, page)], dtype=np.int64)
+            ids.extend(seq.tokens[start:stop])
+            positions.append(pos)
+            slots.append(pages[pos // page] * page + pos % page)
+            ranges.append((row, n, stop))
+            seq_pages.append(torch.from_numpy(pages).to(self.device))
+            if batch.samples(i):
+                sample_rows.append(row + n - 1)
+            row += n
+        meta = ForwardMeta(is_prefill=True, slot_mapping=self._tensor(np.concatenate(slots)),
+                           seq_ranges=ranges, seq_pages=seq_pages)
+        return self._tensor(np.asarray(ids)), self._tensor(np.concatenate(positions)), meta, sample_rows
+
+    def _decode_arrays(self, batch: ScheduledBatch, rows: int, width: int):
+        page = self.attention_config.page_size
+        scratch = self.cache.scratch_page
+        ids = np.zeros(rows, dtype=np.int64)
+        positions = np.zeros(rows, dtype=np.int64)
+        slots = np.full(rows, scratch * page, dtype=np.int64)
+        table = np.full((rows, width), scratch, dtype=np.int64)
+        lens = np.ones(rows, dtype=np.int64)
+        for i, seq in enumerate(batch.seqs):
+            n = len(seq)
+            ids[i] = seq.output[-1] if seq.output else seq.prompt[-1]
+            positions[i] = n - 1
+            table[i, :len(seq.pages)] = seq.pages
+            slots[i] = seq.pages[(n - 1) // page] * page + (n - 1) % page
+            lens[i] = n
+        return ids, positions, slots, table, lens
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
+
+    # ---- running ----
+
+    @torch.inference_mode()
+    def run(self, batch: ScheduledBatch) -> torch.Tensor:
+        """Logits [rows that sample, vocab] in float32, in batch order."""
+        if batch.is_prefill:
+            ids, positions, meta, sample_rows = self._prefill_inputs(batch)
+            hidden = self.model(ids, positions, self.attention, meta)
+            if not sample_rows:
+                return hidden.new_empty(0, self.model_config.vocab_size, dtype=torch.float32)
+            return self.model.logits(hidden[torch.tensor(sample_rows, device=self.device)])
+        b = len(batch.seqs)
+        size = next((s for s in sorted(self.graphs) if s >= b), None)
+        if size is None:
+            width = max(len(seq.pages) for seq in batch.seqs)
+            ids, positions, slots, table, lens = (self._tensor(a) for a in self._decode_arrays(batch, b, width))
+            meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens)
+            hidden = self.model(ids, positions, self.attention, meta)
+            return self.model.logits(hidden)
+        arrays = self._decode_arrays(batch, size, self.max_pages_per_seq)
+        for buffer, array in zip(self._static_inputs, arrays):
+            buffer[:size].copy_(torch.from_numpy(array), non_blocking=True)
+        self.graphs[size].replay()
+        return self.model.logits(self._static_hidden[size][:b])
+
+    def _capture_graphs(self) -> None:
+        cfg = self.engine_config
+        sizes = cfg.graph_batch_sizes or sorted({1, 2, 4, 8, *range(16, cfg.max_num_seqs + 1, 16),
+                                                 cfg.max_num_seqs})
+        sizes = [s for s in sizes if s <= cfg.max_num_seqs]
+        rows, width = max(sizes), self.max_pages_per_seq
+        scratch = self.cache.scratch_page
+        page = self.attention_config.page_size
+        self._static_inputs = [
+            torch.zeros(rows, dtype=torch.int64, device=self.device),                      # token ids
+            torch.zeros(rows, dtype=torch.int64, device=self.device),                      # positions
+            torch.full((rows,), scratch * page, dtype=torch.int64, device=self.device),    # slots
+            torch.full((rows, width), scratch, dtype=torch.int64, device=self.device),     # page table
+            torch.ones(rows, dtype=torch.int64, device=self.device),                       # context lengths
+        ]
+        self._static_hidden: dict[int, torch.Tensor] = {}
+        pool = None
+        with torch.inference_mode():
+            for size in sorted(sizes, reverse=True):
+                ids, positions, slots, table, lens = (t[:size] for t in self._static_inputs)
+                meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens)
+                for _ in range(2):     # warm-up outside the graph (Triton compiles, cuBLAS picks kernels)
+                    self.model(ids, positions, self.attention, meta)
+                torch.cuda.synchronize(self.device)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=pool):
+                    self._static_hidden[size] = self.model(ids, positions, self.attention, meta)
+                pool = graph.pool()
+                self.graphs[size] = graph
+        torch.cuda.synchronize(self.device)
+        log.info("captured %d decode CUDA graphs (batch sizes %s..%s)", len(sizes), min(sizes), max(sizes))
+
+    def check_request(self, prompt: list[int], limit: int) -> str | None:
+        """Why a request cannot run here (None if it can)."""
+        if not prompt:
+            return "empty prompt"
+        vocab = self.model_config.vocab_size
+        bad = next((t for t in prompt if not (isinstance(t, (int, np.integer)) and 0 <= t < vocab)), None)
+        if bad is not None:
+            return f"token id {bad!r} is outside the vocabulary [0, {vocab})"
+        if len(prompt) >= self.max_model_len:
+            return (f"prompt of {len(prompt)} tokens does not fit the context limit of {self.max_model_len} tokens "
+                    f"(max_model_len / KV cache)")
+        return None
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def parse_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+             "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in table:
+        raise InputError(f"dtype must be one of {', '.join(table)}, got {dtype!r}")
+    return table[dtype]
+
+
+def parse_device(device) -> torch.device:
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' asked for, but no CUDA GPU is available here")
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"device must be cpu or cuda, got {device.type!r}")
+    return device
+

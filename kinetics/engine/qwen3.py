@@ -1,0 +1,199 @@
+"""Qwen3 in plain torch: the dense models (0.6B-32B) and the MoE shape (Qwen3-30B-A3B).
+
+Module and parameter names follow Hugging Face's Qwen3ForCausalLM / Qwen3MoeForCausalLM so that a checkpoint's
+tensors load by name (the MoE experts are kept stacked as [E, ...] tensors, the layout transformers 5 uses).
+Tokens of all requests in a step are packed along one axis: hidden states are [T, hidden], never padded.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kinetics.engine.attention import Attention, ForwardMeta
+from kinetics.engine.config import ModelConfig
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, size: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+class RotaryEmbedding(nn.Module):
+    """cos/sin tables for every position up to max_positions (RoPE with the 'rotate half' layout)."""
+
+    def __init__(self, head_dim: int, theta: float, max_positions: int):
+        super().__init__()
+        self.head_dim, self.theta, self.max_positions = head_dim, theta, max_positions
+        self.register_buffer("cos", torch.empty(max_positions, head_dim), persistent=False)
+        self.register_buffer("sin", torch.empty(max_positions, head_dim), persistent=False)
+
+    def reset(self, device: torch.device) -> None:
+        """Fill the tables in float32 on `device` (the model is built on the meta device first)."""
+        d = self.head_dim
+        inv_freq = 1.0 / self.theta ** (torch.arange(0, d, 2, dtype=torch.int64, device=device).float() / d)
+        freqs = torch.outer(torch.arange(self.max_positions, dtype=torch.float32, device=device), inv_freq)
+        angles = torch.cat([freqs, freqs], dim=-1)
+        self.cos, self.sin = angles.cos(), angles.sin()
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """x: [T, heads, D]."""
+        cos = self.cos[positions].to(x.dtype)[:, None, :]
+        sin = self.sin[positions].to(x.dtype)[:, None, :]
+        half = x.shape[-1] // 2
+        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos + rotated * sin
+
+
+class Qwen3Attention(nn.Module):
+    def __init__(self, config: ModelConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.hq, self.hkv, self.d = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+        bias = config.attention_bias
+        self.q_proj = nn.Linear(config.hidden_size, self.hq * self.d, bias=bias)
+        self.k_proj = nn.Linear(config.hidden_size, self.hkv * self.d, bias=bias)
+        self.v_proj = nn.Linear(config.hidden_size, self.hkv * self.d, bias=bias)
+        self.o_proj = nn.Linear(self.hq * self.d, config.hidden_size, bias=bias)
+        self.q_norm = RMSNorm(self.d, config.rms_norm_eps)
+        self.k_norm = RMSNorm(self.d, config.rms_norm_eps)
+
+    def forward(self, x, positions, rope: RotaryEmbedding, attention: Attention, meta: ForwardMeta):
+        t = x.shape[0]
+        q = rope(self.q_norm(self.q_proj(x).view(t, self.hq, self.d)), positions)
+        k = rope(self.k_norm(self.k_proj(x).view(t, self.hkv, self.d)), positions)
+        v = self.v_proj(x).view(t, self.hkv, self.d)
+        out = attention(self.layer, q, k, v, meta)
+        return self.o_proj(out.reshape(t, self.hq * self.d))
+
+
+class Qwen3MLP(nn.Module):
+    def __init__(self, hidden: int, intermediate: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Qwen3Experts(nn.Module):
+    """E SwiGLU experts stacked: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I]."""
+
+    def __init__(self, num_experts: int, hidden: int, intermediate: int):
+        super().__init__()
+        self.gate_up_proj = nn.Parameter(torch.empty(num_experts, 2 * intermediate, hidden))
+        self.down_proj = nn.Parameter(torch.empty(num_experts, hidden, intermediate))
+
+    def forward(self, x, experts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        flat = experts.flatten()
+        order = flat.argsort(stable=True)
+        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
+        token_of = order // experts.shape[1]
+        start = 0
+        for e, n in enumerate(counts):     # only the experts some token picked do any work
+            if n == 0:
+                continue
+            rows = order[start:start + n]
+            tokens = token_of[start:start + n]
+            start += n
+            gate, up = F.linear(x[tokens], self.gate_up_proj[e]).chunk(2, dim=-1)
+            y = F.linear(F.silu(gate) * up, self.down_proj[e])
+            out.index_add_(0, tokens, y * weights.flatten()[rows, None])
+        return out
+
+
+class Qwen3MoeBlock(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.top_k, self.norm_topk_prob = config.num_experts_per_tok, config.norm_topk_prob
+        self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)
+        self.experts = Qwen3Experts(config.num_experts, config.hidden_size, config.moe_intermediate_size)
+
+    def forward(self, x):
+        probs = self.gate(x).float().softmax(-1)
+        weights, experts = probs.topk(self.top_k, dim=-1)
+        if self.norm_topk_prob:
+            weights = weights / weights.sum(-1, keepdim=True)
+        return self.experts(x, experts, weights.to(x.dtype))
+
+
+class Qwen3DecoderLayer(nn.Module):
+    def __init__(self, config: ModelConfig, layer: int):
+        super().__init__()
+        self.self_attn = Qwen3Attention(config, layer)
+        self.mlp = (Qwen3MoeBlock(config) if config.layer_is_moe(layer)
+                    else Qwen3MLP(config.hidden_size, config.intermediate_size))
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+    def forward(self, x, positions, rope, attention, meta):
+        x = x + self.self_attn(self.input_layernorm(x), positions, rope, attention, meta)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Qwen3Model(nn.Module):
+    def __init__(self, config: ModelConfig, max_positions: int):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(Qwen3DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta, max_positions)
+
+    def forward(self, input_ids, positions, attention: Attention, meta: ForwardMeta):
+        x = self.embed_tokens(input_ids)
+        for layer in self.layers:
+            x = layer(x, positions, self.rotary, attention, meta)
+        return self.norm(x)
+
+
+class Qwen3ForCausalLM(nn.Module):
+    def __init__(self, config: ModelConfig, max_positions: int):
+        super().__init__()
+        self.config = config
+        self.model = Qwen3Model(config, max_positions)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    def forward(self, input_ids, positions, attention: Attention, meta: ForwardMeta) -> torch.Tensor:
+        """Final hidden states [T, hidden] of every token; logits() turns the selected rows into logits."""
+        return self.model(input_ids, positions, attention, meta)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(hidden).float()
+
+    @classmethod
+    def empty(cls, config: ModelConfig, max_positions: int, dtype: torch.dtype,
+              device: torch.device) -> Qwen3ForCausalLM:
+        """The model with uninitialised weights of `dtype` on `device` (built on meta: no wasted init)."""
+        with torch.device("meta"):
+            model = cls(config, max_positions)
+        model = model.to(dtype).to_empty(device=device)
+        if config.tie_word_embeddings:
+            model.lm_head.weight = model.model.embed_tokens.weight
+        model.model.rotary.reset(device)
+        return model.eval()
+
+    @torch.no_grad()
+    def init_random(self, seed: int) -> None:
+        """Seeded random weights N(0, initializer_range), norms at 1; same seed and device type, same model."""
+        device = self.lm_head.weight.device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        std = self.config.initializer_range
+        for name, param in self.named_parameters():
+            if name.endswith("norm.weight"):
+                param.fill_(1.0)
+            elif name.endswith(".bias"):
+                param.zero_()
+            else:
+                param.normal_(0.0, std, generator=generator)
