@@ -12,7 +12,9 @@ from kinetics.errors import InputError
 COMMANDS: dict[str, tuple[str, str]] = {
     "hardware": ("kinetics.hardware", "list or show hardware presets (peak FLOP/s, bandwidth, intensity)"),
     "models": ("kinetics.models", "list or show model specs (parameters, KV bytes per token)"),
+    "cost": ("kinetics.cost", "FLOPs, bytes, eFLOPs and seconds of N trials of one problem"),
     "traces": ("kinetics.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
+    "eval": ("kinetics.eval", "sample a model on AIME with real weights, grade, write Hugging Face traces"),
 }
 
 
