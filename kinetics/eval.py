@@ -263,16 +263,34 @@ def stop_token_ids(weights: str | Path, tokenizer) -> tuple[int, ...]:
     return tuple(sorted(int(i) for i in ids))
 
 
+SHAPE_FIELDS = ("architectures", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                "intermediate_size", "vocab_size", "num_experts")
+
+
 def model_name(weights: str | Path, name: str | None = None) -> str:
-    """The model's name in the traces: --model, else the weights directory's name (Qwen3-8B -> qwen3-8b)."""
+    """The model's name in the traces: --model, else the weights directory's name (Qwen3-8B -> qwen3-8b), else the
+    preset whose shape config.json matches (a Hugging Face cache snapshot is named by a commit hash)."""
     from kinetics.models import PRESET_CONFIGS, canonical_name
 
-    chosen = canonical_name(name if name is not None else Path(weights).resolve().name)
-    if chosen not in PRESET_CONFIGS:
-        source = "--model" if name is not None else f"the weights directory name {Path(weights).name!r}"
-        raise InputError(f"{source} is not a model the traces know ({', '.join(PRESET_CONFIGS)}); "
-                         f"name it with --model")
-    return chosen
+    if name is not None:
+        if canonical_name(name) not in PRESET_CONFIGS:
+            raise InputError(f"--model {name!r} is not a model the traces know ({', '.join(PRESET_CONFIGS)})")
+        return canonical_name(name)
+    by_directory = canonical_name(Path(weights).resolve().name)
+    if by_directory in PRESET_CONFIGS:
+        return by_directory
+    try:
+        config = json.loads((Path(weights) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise InputError(f"{Path(weights) / 'config.json'}: not valid JSON") from None
+    shape = {key: config.get(key) for key in SHAPE_FIELDS} if isinstance(config, dict) else {}
+    matches = [preset for preset, preset_config in PRESET_CONFIGS.items()
+               if all(shape[key] == preset_config.get(key) for key in SHAPE_FIELDS)]
+    if len(matches) == 1:
+        return matches[0]
+    raise InputError(f"the weights directory name {Path(weights).name!r} is not a model the traces know "
+                     f"({', '.join(PRESET_CONFIGS)}) and its config.json matches none of their shapes; "
+                     f"name it with --model")
 
 
 # ---- the run -----------------------------------------------------------------------------------------------------
@@ -365,6 +383,8 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         "generated_tokens": sum(s["gen_tokens"] for s in samples), "wall_s": round(wall, 3),
     }
     path = Path(out) if out is not None else default_out(settings, name)
+    if path.suffix != ".jsonl":  # a directory: the writer names the file the way the traces reader parses it
+        path.mkdir(parents=True, exist_ok=True)
     path = write_hf_jsonl(path, config, samples, extra_metadata=metadata, cap_tokens=settings.max_new_tokens)
     log.info("eval: pass@1 %.1f%%, pass@%d %.1f%% over %d samples; traces in %s", pass_at_1, settings.trials,
              pass_at_trials, len(samples), path)
@@ -384,7 +404,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "HuggingFaceH4/aime_2024 (needs the datasets package)")
     parser.add_argument("--split", help="dataset split (default: test, else train)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N problems")
-    parser.add_argument("--out", metavar="FILE.jsonl", help="trace file or directory "
+    parser.add_argument("--out", metavar="FILE.jsonl", help="trace file (*.jsonl) or directory for it "
                         "(default data/traces/TASK/ATTENTION/<name>.jsonl)")
     parser.add_argument("--model", metavar="NAME", help="model name in the traces (default: the directory name)")
     parser.add_argument("--attention", choices=("dense", "blocktopk"), default="dense")

@@ -121,8 +121,9 @@ def test_blocktopk_run_is_named_and_described_as_such(tiny_model, problems_file,
     settings = kinetics_eval.EvalSettings(trials=1, max_new_tokens=32, attention="blocktopk", budget=64,
                                           page_size=16)
     problems = kinetics_eval.load_problems(problems_file)
-    result = kinetics_eval.run_eval(tiny_model, settings, problems, out=tmp_path, model="qwen3-0.6b")
-    assert result.path.name == "aime24_qwen3-0-6b_local0_block16_blocktopk4.jsonl"
+    out = tmp_path / "not" / "yet"   # a directory that does not exist yet: made, and the file named in it
+    result = kinetics_eval.run_eval(tiny_model, settings, problems, out=out, model="qwen3-0.6b")
+    assert result.path == out / "aime24_qwen3-0-6b_local0_block16_blocktopk4.jsonl"
     table = read_hf_jsonl(result.path)
     assert table["attention"].unique().tolist() == ["blocktopk"]
     assert table["budget"].unique().tolist() == [64] and table["block_size"].unique().tolist() == [16]
@@ -256,3 +257,20 @@ def test_invalid_settings(tiny_model, problems_file, flags, message, capsys):
 def test_unknown_model_name_asks_for_model(tiny_model, problems_file, capsys):
     err = _run(["--weights", str(tiny_model), "--problems", str(problems_file), "--max-new-tokens", "4"], capsys)
     assert "--model" in err
+
+
+def test_model_name_from_directory_name_or_config_shape(tmp_path):
+    from kinetics.models import PRESET_CONFIGS
+
+    named = tmp_path / "Qwen3-8B"
+    named.mkdir()
+    (named / "config.json").write_text("{}")
+    assert kinetics_eval.model_name(named) == "qwen3-8b"
+    snapshot = tmp_path / "3f1b2c0d"     # a Hugging Face cache snapshot: named by a commit hash
+    snapshot.mkdir()
+    (snapshot / "config.json").write_text(json.dumps(PRESET_CONFIGS["qwen3-1.7b"]))
+    assert kinetics_eval.model_name(snapshot) == "qwen3-1.7b"
+    assert kinetics_eval.model_name(snapshot, "Qwen/Qwen3-4B") == "qwen3-4b"
+    (snapshot / "config.json").write_text(json.dumps({**PRESET_CONFIGS["qwen3-1.7b"], "num_hidden_layers": 3}))
+    with pytest.raises(InputError, match="--model"):
+        kinetics_eval.model_name(snapshot)
