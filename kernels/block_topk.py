@@ -1,0 +1,159 @@
+"""Block top-k page selection, fused: page scores, top-k and the forced pages in one kernel, one pass over summaries.
+
+One program owns (sequence b, KV head h):
+1. it folds the group's query heads into one or two vectors (scores are sums over the group, and both selectors
+   are linear in q once split by sign): mean: qsum = sum_g q_g, score = qsum . kbar; minmax: score =
+   (sum_g max(q_g, 0)) . kmax + (sum_g min(q_g, 0)) . kmin, which is Quest's sum_g sum_d max(q kmin, q kmax);
+2. it walks the sequence's pages CHUNK at a time (gathering each page's summary through the page table), turns
+   each float score into an order-preserving int32 key and parks it in a register buffer that holds one key per
+   page: the score matrix never goes to memory;
+3. it finds the k-th largest key by a radix select (32 rounds of "how many keys are >= this candidate?"), keeps
+   the keys above it and the first (lowest-page) ties, adds the sink pages and the current page, and
+4. writes the chosen page numbers in ascending order (their rank is a prefix sum of the chosen mask), then -1s.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kinetics.errors import InputError
+from kinetics.kernels import _checks
+from kinetics.kernels.paged_decode import sparse_paged_decode
+
+
+@triton.jit
+def _select_kernel(
+    q_ptr, summ_ptr, page_table_ptr, seq_lens_ptr, sel_ptr,
+    stride_qb, stride_qh, stride_sp, stride_sh, stride_ptb, stride_ob, stride_oh,
+    budget, num_sink, out_width,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
+    MINMAX: tl.constexpr, PAGES_PAD: tl.constexpr, CHUNK: tl.constexpr, OUT_PAD: tl.constexpr,
+):
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    seq_len = tl.load(seq_lens_ptr + b)
+    n_pages = tl.cdiv(seq_len, PAGE)
+    n_forced = tl.minimum(num_sink, n_pages) + (n_pages > num_sink).to(tl.int32)
+    n_free = n_pages - n_forced
+    k_free = tl.maximum(tl.minimum(budget - n_forced, n_free), 0)
+
+    # 1. the group's query heads folded into the vectors the score needs
+    g = tl.arange(0, GROUP_PAD)
+    d = tl.arange(0, HEAD_DIM)
+    q = tl.load(q_ptr + b * stride_qb + (h * GROUP + g)[:, None] * stride_qh + d[None, :],
+                mask=(g < GROUP)[:, None], other=0.0).to(tl.float32)
+    q_pos = tl.sum(tl.maximum(q, 0.0), axis=0)  # minmax: weights of kmax
+    q_neg = tl.sum(tl.minimum(q, 0.0), axis=0)  # minmax: weights of kmin
+    q_sum = q_pos + q_neg  # mean: weights of kbar
+
+    # 2. one int32 key per page, in registers: keys[r, c] belongs to page r * CHUNK + c
+    R: tl.constexpr = PAGES_PAD // CHUNK
+    rows = tl.arange(0, R)
+    c = tl.arange(0, CHUNK)
+    keys = tl.full([R, CHUNK], -2147483648, tl.int32)  # INT32_MIN: "not a candidate"
+    for r in range(0, tl.cdiv(n_pages, CHUNK)):
+        page = r * CHUNK + c
+        free = (page >= num_sink) & (page < n_pages - 1)
+        phys = tl.load(page_table_ptr + b * stride_ptb + page, mask=free, other=0).to(tl.int64)
+        summary = summ_ptr + phys[:, None] * stride_sp + h * stride_sh + d[None, :]
+        if MINMAX:
+            kmin = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
+            kmax = tl.load(summary + HEAD_DIM, mask=free[:, None], other=0.0).to(tl.float32)
+            score = tl.sum(kmax * q_pos[None, :] + kmin * q_neg[None, :], axis=1)
+        else:
+            kbar = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
+            score = tl.sum(kbar * q_sum[None, :], axis=1)
+        bits = score.to(tl.int32, bitcast=True)
+        key = tl.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)  # float order == signed int order
+        key = tl.where(free, key, -2147483648)
+        keys = tl.where(rows[:, None] == r, key[None, :], keys)
+    keys = tl.reshape(keys, [PAGES_PAD])
+    page = tl.arange(0, PAGES_PAD)
+
+    # 3. radix select: the largest threshold with at least k_free keys >= it is the k-th largest key
+    threshold = tl.where(tl.sum((keys >= 0).to(tl.int32), axis=0) >= k_free, 0, -2147483648)
+    for bit in tl.static_range(30, -1, -1):
+        candidate = threshold | (1 << bit)
+        enough = tl.sum((keys >= candidate).to(tl.int32), axis=0) >= k_free
+        threshold = tl.where(enough, candidate, threshold)
+    free = (page >= num_sink) & (page < n_pages - 1)
+    above = free & (keys > threshold)
+    ties = free & (keys == threshold)
+    tie_rank = tl.cumsum(ties.to(tl.int32), axis=0)  # lower pages win ties
+    need = k_free - tl.sum(above.to(tl.int32), axis=0)
+    forced = (page < n_pages) & ((page < num_sink) | (page == n_pages - 1))
+    chosen = forced | above | (ties & (tie_rank <= need))
+
+    # 4. ascending page numbers, then -1 up to the output width
+    slot = tl.cumsum(chosen.to(tl.int32), axis=0) - 1
+    out = sel_ptr + b * stride_ob + h * stride_oh
+    tl.store(out + slot, page, mask=chosen)
+    count = tl.sum(chosen.to(tl.int32), axis=0)
+    o = tl.arange(0, OUT_PAD)
+    tl.store(out + o, tl.full([OUT_PAD], -1, tl.int32), mask=(o >= count) & (o < out_width))
+
+
+def _kind_of(summaries, kind):
+    if kind is None:
+        if not isinstance(summaries, torch.Tensor) or summaries.dim() != 4 or summaries.shape[2] not in (1, 2):
+            raise InputError("summaries must be [num_pages, num_kv_heads, S, head_dim] with S = 1 (mean) or 2 (minmax)")
+        return "mean" if summaries.shape[2] == 1 else "minmax"
+    return kind
+
+
+def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
+                 num_sink_pages: int = 1, validate=True) -> torch.Tensor:
+    """Block top-k: [batch, num_kv_heads, width] int32 ascending logical pages per (sequence, KV head), -1 padded.
+
+    `budget` counts pages, the forced ones (num_sink_pages first pages and the current page) included; forced
+    pages are kept even when they alone exceed the budget. width = min(max(budget, num_sink_pages + 1), max_pages).
+    """
+    kind = _kind_of(summaries, kind)
+    budget = _checks.check_int("budget", budget, 1)
+    num_sink_pages = _checks.check_int("num_sink_pages", num_sink_pages, 0)
+    page_size = _checks.check_int("page_size", page_size, 1)
+    _checks._tensor("q", q, 3, _checks.CACHE_DTYPES)
+    _checks._tensor("summaries", summaries, 4, _checks.CACHE_DTYPES + (torch.float32,))
+    num_pages, num_kv_heads, _, head_dim = summaries.shape
+    if head_dim not in _checks.HEAD_DIMS:
+        raise InputError(f"head_dim {head_dim} is not supported; supported: {_checks.HEAD_DIMS}")
+    if page_size > 256 or page_size & (page_size - 1):
+        raise InputError(f"page_size {page_size} must be a power of two in [1, 256]")
+    _checks.check_summaries(summaries, kind, num_pages, num_kv_heads, head_dim)
+    if q.shape[2] != head_dim or q.shape[1] % num_kv_heads:
+        raise InputError(f"q shape {tuple(q.shape)} does not fit summaries with {num_kv_heads} KV heads of "
+                         f"head_dim {head_dim}")
+    _checks._same_device(q=q, summaries=summaries, page_table=page_table, seq_lens=seq_lens)
+    batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
+    if batch != q.shape[0]:
+        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
+    max_pages = page_table.shape[1]
+    width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
+    selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
+    if batch == 0:
+        return selected
+    group = q.shape[1] // num_kv_heads
+    pages_pad = max(16, _checks.next_pow2(max_pages))
+    chunk = min(pages_pad, max(16, 8192 // head_dim))
+    _select_kernel[(batch, num_kv_heads)](
+        q, summaries, page_table, seq_lens, selected,
+        q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
+        selected.stride(0), selected.stride(1),
+        budget, num_sink_pages, width,
+        GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
+        MINMAX=kind == "minmax", PAGES_PAD=pages_pad, CHUNK=chunk, OUT_PAD=_checks.next_pow2(width),
+        num_warps=8 if pages_pad >= 2048 else 4,
+    )
+    return selected
+
+
+def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget: int, kind: str | None = None,
+                      num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True):
+    """Select pages from the summaries, then attend to them: returns (out like q, selected)."""
+    _checks.check_cache(k_cache, v_cache)
+    selected = select_pages(q, summaries, page_table, seq_lens, k_cache.shape[1], budget, kind, num_sink_pages,
+                            validate=validate)
+    out = sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits,
+                              validate=False)
+    return out, selected

@@ -1,0 +1,93 @@
+"""Page summaries: one small vector set per (physical page, KV head) that block top-k scores instead of the keys.
+
+kind="mean" keeps the page's mean key (the Kinetics authors' selector: q . mean(k) is the mean of the page's
+logits, by linearity). kind="minmax" keeps the element-wise min and max keys (Quest's selector: sum_d
+max(q_d min_d, q_d max_d) bounds every q . k of the page from above).
+
+A summary is recomputed from the page's keys rather than updated incrementally: a page holds at most page_size
+keys, reading them costs page_size times the summary's own bytes once per appended token and per page, and the
+result is exact (a running mean kept in bf16 would drift).
+
+One program owns (sequence b, KV head h, j-th page to refresh). It loads the page's valid tokens [PAGE, D],
+reduces over tokens in float32 and stores S vectors of D.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kinetics.errors import InputError
+from kinetics.kernels import _checks
+
+
+@triton.jit
+def _summary_kernel(
+    k_ptr, page_table_ptr, seq_lens_ptr, start_ptr, summ_ptr,
+    stride_kp, stride_kt, stride_kh, stride_ptb, stride_sp, stride_sh,
+    PAGE: tl.constexpr, HEAD_DIM: tl.constexpr, MINMAX: tl.constexpr, HAS_START: tl.constexpr,
+):
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    j = tl.program_id(2)
+    seq_len = tl.load(seq_lens_ptr + b)
+    if HAS_START:
+        first_token = tl.load(start_ptr + b)
+    else:
+        first_token = seq_len - 1
+    page = first_token // PAGE + j
+    if page * PAGE < seq_len:
+        n_valid = tl.minimum(seq_len - page * PAGE, PAGE)
+        t = tl.arange(0, PAGE)
+        d = tl.arange(0, HEAD_DIM)
+        phys = tl.load(page_table_ptr + b * stride_ptb + page).to(tl.int64)
+        valid = (t < n_valid)[:, None]
+        keys = tl.load(k_ptr + phys * stride_kp + h * stride_kh + t[:, None] * stride_kt + d[None, :],
+                       mask=valid, other=0.0).to(tl.float32)
+        out = summ_ptr + phys * stride_sp + h * stride_sh + d
+        if MINMAX:
+            kmin = tl.min(tl.where(valid, keys, float("inf")), axis=0)
+            kmax = tl.max(tl.where(valid, keys, float("-inf")), axis=0)
+            tl.store(out, kmin.to(summ_ptr.dtype.element_ty))
+            tl.store(out + HEAD_DIM, kmax.to(summ_ptr.dtype.element_ty))
+        else:
+            mean = tl.sum(keys, axis=0) / n_valid.to(tl.float32)
+            tl.store(out, mean.to(summ_ptr.dtype.element_ty))
+
+
+def new_page_summaries(num_pages: int, num_kv_heads: int, head_dim: int, kind: str = "mean",
+                       dtype: torch.dtype = torch.bfloat16, device="cuda") -> torch.Tensor:
+    """Zeroed summaries [num_pages, num_kv_heads, S, head_dim] (S = 1 for "mean", 2 for "minmax")."""
+    return torch.zeros(num_pages, num_kv_heads, _checks.kind_vectors(kind), head_dim, dtype=dtype, device=device)
+
+
+def update_page_summaries(k_cache, page_table, seq_lens, summaries, kind: str = "mean", start_lens=None,
+                          validate=True) -> torch.Tensor:
+    """Recompute (in place) the summaries of the pages holding tokens [start_lens[b], seq_lens[b]) of each sequence.
+
+    start_lens=None means only the last token's page: the call to make after appending one decode token.
+    After a prefill, pass start_lens = zeros (or the previous lengths) to refresh every page written.
+    """
+    num_pages, page_size, num_kv_heads, head_dim = _checks.check_cache(k_cache)
+    _checks.check_summaries(summaries, kind, num_pages, num_kv_heads, head_dim)
+    batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
+    tensors = dict(k_cache=k_cache, page_table=page_table, seq_lens=seq_lens, summaries=summaries)
+    if start_lens is not None:
+        _checks._tensor("start_lens", start_lens, 1, (torch.int32,))
+        if start_lens.shape[0] != batch:
+            raise InputError(f"start_lens has {start_lens.shape[0]} entries, expected {batch}")
+        if validate and bool(((start_lens < 0) | (start_lens >= seq_lens)).any()):
+            raise InputError("start_lens must satisfy 0 <= start_lens < seq_lens")
+        tensors["start_lens"] = start_lens
+    _checks._same_device(**tensors)
+    if batch == 0:
+        return summaries
+    pages_per_row = page_table.shape[1] if start_lens is not None else 1
+    _summary_kernel[(batch, num_kv_heads, pages_per_row)](
+        k_cache, page_table, seq_lens, start_lens if start_lens is not None else seq_lens, summaries,
+        k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), page_table.stride(0),
+        summaries.stride(0), summaries.stride(1),
+        PAGE=page_size, HEAD_DIM=head_dim, MINMAX=kind == "minmax", HAS_START=start_lens is not None,
+        num_warps=4,
+    )
+    return summaries

@@ -1,0 +1,254 @@
+"""Triton kernels against the float64 torch references, on random shapes (CPU: Triton interpreter; GPU: compiled).
+
+Hypothesis draws the shapes: ragged lengths not a multiple of the page, 1-3 sink pages, budgets below and above the
+sequence's page count, group sizes 1-16, head_dim 64/128/256, pages of 16/32/64 tokens, fp16 and bf16.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported: CPU runs go through the interpreter
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kinetics.errors import InputError  # noqa: E402
+from kinetics.kernels import (block_topk_decode, new_page_summaries, paged_decode, select_pages,  # noqa: E402
+                              sparse_paged_decode, update_page_summaries)
+from kinetics.kernels import reference as ref  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") in (None, "", "0"):
+    pytest.skip("no GPU and the Triton interpreter is off", allow_module_level=True)
+
+# Relative error bounds: the output is rounded to the input dtype (fp16 eps 1e-3, bf16 eps 8e-3).
+TOLERANCE = {torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+CASES = settings(max_examples=50, deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def rel_error(out: torch.Tensor, expected: torch.Tensor) -> float:
+    out = out.double().cpu()
+    assert torch.isfinite(out).all(), "non-finite output"
+    return float((out - expected).norm() / expected.norm())
+
+
+@st.composite
+def decode_cases(draw, max_tokens: int = 200):
+    """A random paged decode problem: ragged lengths, shuffled physical pages, spare pages in the pool."""
+    page_size = draw(st.sampled_from([16, 32, 64]))
+    head_dim = draw(st.sampled_from([64, 128, 256]))
+    group = draw(st.sampled_from([1, 2, 3, 4, 5, 8, 16]))
+    num_kv_heads = draw(st.integers(1, 2))
+    batch = draw(st.integers(1, 3))
+    lens = [draw(st.integers(1, max_tokens)) for _ in range(batch)]
+    dtype = draw(st.sampled_from([torch.float16, torch.bfloat16]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    gen = torch.Generator().manual_seed(seed)
+    pages_needed = [-(-n // page_size) for n in lens]
+    max_pages = max(pages_needed) + draw(st.integers(0, 2))  # a table wider than needed
+    num_pages = sum(pages_needed) + draw(st.integers(0, 3))  # spare pages nobody uses
+    perm = torch.randperm(num_pages, generator=gen)
+    page_table = torch.full((batch, max_pages), -1, dtype=torch.int32)  # unused entries are out of range on purpose
+    used = 0
+    for b, n in enumerate(pages_needed):
+        page_table[b, :n] = perm[used:used + n].int()
+        used += n
+    shape = (num_pages, page_size, num_kv_heads, head_dim)
+    k = torch.randn(shape, generator=gen).to(dtype)
+    v = torch.randn(shape, generator=gen).to(dtype)
+    q = torch.randn(batch, num_kv_heads * group, head_dim, generator=gen).to(dtype)
+    move = lambda x: x.to(DEVICE)  # noqa: E731
+    return dict(q=move(q), k=move(k), v=move(v), page_table=move(page_table),
+                seq_lens=move(torch.tensor(lens, dtype=torch.int32)), page_size=page_size, dtype=dtype, gen=gen)
+
+
+def built_summaries(case, kind):
+    summaries = new_page_summaries(case["k"].shape[0], case["k"].shape[2], case["k"].shape[3], kind,
+                                   dtype=case["dtype"], device=DEVICE)
+    starts = torch.zeros_like(case["seq_lens"])
+    return update_page_summaries(case["k"], case["page_table"], case["seq_lens"], summaries, kind, start_lens=starts)
+
+
+@CASES
+@given(decode_cases(), st.integers(1, 4))
+def test_dense_decode_matches_reference(case, num_splits):
+    out = paged_decode(case["q"], case["k"], case["v"], case["page_table"], case["seq_lens"], num_splits=num_splits)
+    expected = ref.paged_decode_ref(*(case[n].cpu() for n in ("q", "k", "v", "page_table", "seq_lens")))
+    assert out.dtype == case["dtype"] and out.shape == case["q"].shape
+    assert rel_error(out, expected) < TOLERANCE[case["dtype"]]
+
+
+@CASES
+@given(decode_cases(), st.sampled_from(["mean", "minmax"]))
+def test_page_summaries_match_reference(case, kind):
+    summaries = built_summaries(case, kind)
+    expected = ref.page_summaries_ref(case["k"].cpu(), case["page_table"].cpu(), case["seq_lens"].cpu(), kind)
+    eps = torch.finfo(case["dtype"]).eps
+    for (b, p), want in expected.items():
+        got = summaries[int(case["page_table"][b, p])].double().cpu()
+        # one rounding to the storage dtype: half an ulp of the largest entry, plus float32 summation noise
+        assert (got - want).abs().max() <= eps * want.abs().max() + 1e-6, (b, p)
+
+
+def test_summaries_follow_appended_tokens():
+    """Appending tokens one at a time and refreshing only the last page gives the prefill summaries."""
+    gen = torch.Generator().manual_seed(7)
+    page_size, heads, dim, n = 16, 2, 64, 40
+    k = torch.randn(4, page_size, heads, dim, generator=gen).half().to(DEVICE)
+    table = torch.tensor([[2, 0, 3]], dtype=torch.int32, device=DEVICE)
+    for kind in ("mean", "minmax"):
+        stepwise = new_page_summaries(4, heads, dim, kind, dtype=torch.float16, device=DEVICE)
+        for length in range(1, n + 1):
+            update_page_summaries(k, table, torch.tensor([length], dtype=torch.int32, device=DEVICE), stepwise, kind)
+        lens = torch.tensor([n], dtype=torch.int32, device=DEVICE)
+        full = new_page_summaries(4, heads, dim, kind, dtype=torch.float16, device=DEVICE)
+        update_page_summaries(k, table, lens, full, kind, start_lens=torch.zeros_like(lens))
+        assert torch.equal(stepwise[[2, 0, 3]], full[[2, 0, 3]])
+        assert not stepwise[1].any()  # the page nobody owns was never written
+
+
+def _selection_is_top_k(selected, case, summaries, budget, kind, sinks):
+    """The kernel's pages equal the reference's, except where a page swaps with one of (nearly) equal score."""
+    q, table, lens = case["q"].cpu(), case["page_table"].cpu(), case["seq_lens"].cpu()
+    summ = summaries.cpu()
+    page_size = case["page_size"]
+    expected = ref.select_pages_ref(q, summ, table, lens, page_size, budget, kind, sinks)
+    group = q.shape[1] // summ.shape[1]
+    for b, rows in enumerate(expected):
+        for h, want in enumerate(rows):
+            got = [int(p) for p in selected[b, h].cpu() if int(p) >= 0]
+            assert got == sorted(got) and len(got) == len(want)
+            assert all(int(p) == -1 for p in selected[b, h, len(got):].cpu())
+            if got == want:
+                continue
+            n = int(lens[b])
+            scores = ref.page_scores_ref(q, summ, table, page_size, n, b, h, group, kind)
+            forced = set(range(min(sinks, len(scores)))) | {len(scores) - 1}
+            assert forced <= set(got)
+            kept = [float(scores[p]) for p in got if p not in forced]
+            dropped = [float(scores[p]) for p in range(len(scores)) if p not in got]
+            slack = 1e-4 * float(scores.abs().max()) + 1e-6
+            assert min(kept) >= max(dropped) - slack, (b, h, got, want)
+
+
+@CASES
+@given(decode_cases(max_tokens=400), st.integers(1, 12), st.integers(1, 3), st.sampled_from(["mean", "minmax"]))
+def test_select_pages_is_block_top_k(case, budget, sinks, kind):
+    summaries = built_summaries(case, kind)
+    selected = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"], budget,
+                            kind, num_sink_pages=sinks)
+    _selection_is_top_k(selected, case, summaries, budget, kind, sinks)
+
+
+@CASES
+@given(decode_cases(), st.integers(1, 3), st.data())
+def test_sparse_decode_matches_reference(case, num_splits, data):
+    """Any ascending selection (not only top-k ones, current page optional) is attended exactly."""
+    batch, heads = case["q"].shape[0], case["k"].shape[2]
+    width = data.draw(st.integers(1, 6))
+    selected = torch.full((batch, heads, width), -1, dtype=torch.int32)
+    for b in range(batch):
+        n_pages = -(-int(case["seq_lens"][b]) // case["page_size"])
+        for h in range(heads):
+            count = int(torch.randint(1, min(width, n_pages) + 1, (1,), generator=case["gen"]))
+            pages = torch.randperm(n_pages, generator=case["gen"])[:count].sort().values
+            selected[b, h, :count] = pages.int()
+    selected = selected.to(DEVICE)
+    out = sparse_paged_decode(case["q"], case["k"], case["v"], case["page_table"], case["seq_lens"], selected,
+                              num_splits=num_splits)
+    expected = ref.sparse_paged_decode_ref(*(case[n].cpu() for n in ("q", "k", "v", "page_table", "seq_lens")),
+                                           selected.cpu())
+    assert rel_error(out, expected) < TOLERANCE[case["dtype"]]
+
+
+@CASES
+@given(decode_cases(), st.integers(0, 3), st.sampled_from(["mean", "minmax"]))
+def test_budget_covering_the_sequence_equals_dense(case, extra, kind):
+    summaries = built_summaries(case, kind)
+    budget = case["page_table"].shape[1] + extra
+    out, selected = block_topk_decode(case["q"], case["k"], case["v"], case["page_table"], case["seq_lens"],
+                                      summaries, budget, kind, num_sink_pages=1 + extra % 3)
+    dense = paged_decode(case["q"], case["k"], case["v"], case["page_table"], case["seq_lens"])
+    for b, n in enumerate(case["seq_lens"].tolist()):
+        n_pages = -(-n // case["page_size"])
+        assert (selected[b, :, :n_pages].cpu() == torch.arange(n_pages, dtype=torch.int32)).all()
+    expected = ref.paged_decode_ref(*(case[n].cpu() for n in ("q", "k", "v", "page_table", "seq_lens")))
+    assert rel_error(out, expected) < TOLERANCE[case["dtype"]]
+    assert rel_error(out, dense.double().cpu()) < TOLERANCE[case["dtype"]]
+
+
+# ---- bad input: one clear InputError before any launch ------------------------------------------------------------
+
+def _small(dtype=torch.float16, head_dim=64):
+    gen = torch.Generator().manual_seed(3)
+    k = torch.randn(4, 16, 2, head_dim, generator=gen).to(dtype).to(DEVICE)
+    v = torch.randn(4, 16, 2, head_dim, generator=gen).to(dtype).to(DEVICE)
+    q = torch.randn(2, 4, head_dim, generator=gen).to(dtype).to(DEVICE)
+    table = torch.tensor([[0, 1], [2, 3]], dtype=torch.int32, device=DEVICE)
+    lens = torch.tensor([20, 9], dtype=torch.int32, device=DEVICE)
+    return q, k, v, table, lens
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda q, k, v, t, n: (q.float(), k, v, t, n), "dtype"),
+    (lambda q, k, v, t, n: (q, k.float(), v.float(), t, n), "dtype"),
+    (lambda q, k, v, t, n: (q, k, v[:, :, :, :32].contiguous(), t, n), "must match"),
+    (lambda q, k, v, t, n: (q, k.transpose(0, 1), v, t, n), "contiguous"),
+    (lambda q, k, v, t, n: (q[:, :, ::2], k, v, t, n), "contiguous"),
+    (lambda q, k, v, t, n: (q, k, v, t.long(), n), "dtype"),
+    (lambda q, k, v, t, n: (q, k, v, t, n.long()), "dtype"),
+    (lambda q, k, v, t, n: (q, k, v, t + 3, n), "out of range"),
+    (lambda q, k, v, t, n: (q, k, v, t - 1, n), "out of range"),
+    (lambda q, k, v, t, n: (q, k, v, t, n * 0), ">= 1"),
+    (lambda q, k, v, t, n: (q, k, v, t, n + 20), "capacity"),
+    (lambda q, k, v, t, n: (q[:, :3].contiguous(), k, v, t, n), "multiple"),
+    (lambda q, k, v, t, n: (q[:1].contiguous(), k, v, t, n), "batch"),
+    (lambda q, k, v, t, n: (q, k, v, t, n[:1].contiguous()), "entries"),
+])
+def test_bad_inputs_raise_before_launch(mutate, message):
+    args = mutate(*_small())
+    with pytest.raises(InputError, match=message):
+        paged_decode(*args)
+
+
+def test_unsupported_head_dim_raises():
+    q, k, v, table, lens = _small(head_dim=64)
+    pad = lambda x: torch.cat([x, x[..., :32]], dim=-1).contiguous()  # noqa: E731  head_dim 96
+    with pytest.raises(InputError, match="head_dim 96"):
+        paged_decode(pad(q), pad(k), pad(v), table, lens)
+
+
+def test_selection_inputs_are_checked():
+    q, k, v, table, lens = _small()
+    summaries = new_page_summaries(4, 2, 64, "mean", dtype=torch.float16, device=DEVICE)
+    with pytest.raises(InputError, match="budget"):
+        select_pages(q, summaries, table, lens, 16, 0)
+    with pytest.raises(InputError, match="budget"):
+        block_topk_decode(q, k, v, table, lens, summaries, -3)
+    with pytest.raises(InputError, match="num_sink_pages"):
+        select_pages(q, summaries, table, lens, 16, 2, num_sink_pages=-1)
+    with pytest.raises(InputError, match="kind"):
+        update_page_summaries(k, table, lens, summaries, "median")
+    with pytest.raises(InputError, match="summaries shape"):
+        update_page_summaries(k, table, lens, summaries, "minmax")
+    with pytest.raises(InputError, match="out of range"):
+        select_pages(q, summaries, table + 2, lens, 16, 2)
+    with pytest.raises(InputError, match="page_size"):
+        select_pages(q, summaries, table, lens, 12, 2)
+    with pytest.raises(InputError, match="start_lens"):
+        update_page_summaries(k, table, lens, summaries, "mean", start_lens=lens)
+
+
+def test_selected_pages_are_checked():
+    q, k, v, table, lens = _small()
+    bad_page = torch.tensor([[[0, 1]], [[0, 1]]], dtype=torch.int32, device=DEVICE).expand(2, 2, 2).contiguous()
+    with pytest.raises(InputError, match="not a page of sequence 1"):  # sequence 1 has 9 tokens: one page
+        sparse_paged_decode(q, k, v, table, lens, bad_page)
+    twice = torch.zeros(2, 2, 2, dtype=torch.int32, device=DEVICE)
+    with pytest.raises(InputError, match="twice"):
+        sparse_paged_decode(q, k, v, table, lens, twice)
+    with pytest.raises(InputError, match="shape"):
+        sparse_paged_decode(q, k, v, table, lens, torch.zeros(2, 1, 1, dtype=torch.int32, device=DEVICE))
