@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("kinetics.models", "list or show model specs (parameters, KV bytes per token)"),
     "cost": ("kinetics.cost", "FLOPs, bytes, eFLOPs and seconds of N trials of one problem"),
     "traces": ("kinetics.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
+    "frontier": ("kinetics.frontier", "accuracy-cost frontiers (best-of-N, long CoT) under FLOPs or eFLOPs"),
     "eval": ("kinetics.eval", "sample a model on AIME with real weights, grade, write Hugging Face traces"),
 }
 

@@ -12,16 +12,6 @@ from kinetics.errors import InputError
 from kinetics.traces import TraceConfig
 
 
-@pytest.fixture(autouse=True)
-def _prompt_counter(monkeypatch):
-    """kinetics.prompts (the templated prompt length) is written in parallel; until it is importable the readers
-    are tested with a stand-in count, and the test that checks the real count is skipped."""
-    try:
-        import kinetics.prompts  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr(traces, "_prompt_tokens", lambda text: 20 + len(text))
-
-
 def table_rows(lengths_per_query, correct_per_query, trials=(1, 2, 4), budget=None):
     rows = []
     for q, (lengths, c) in enumerate(zip(lengths_per_query, correct_per_query)):
@@ -82,7 +72,8 @@ def test_csv_table_becomes_tidy_rows(traces_dir):
 
 
 def test_real_prompt_lengths_come_from_the_tokenizer(traces_dir):
-    prompt_tokens = pytest.importorskip("kinetics.prompts").prompt_tokens
+    from kinetics.prompts import prompt_tokens
+
     table = traces.read_table_csv(traces_dir / "dense" / "aime24_qwen3-0-6b_dense_numTrials_tradeoff.csv")
     assert table.loc[0, "prompt_tokens"] == prompt_tokens("What is 0 + 0?")
 

@@ -1,0 +1,56 @@
+"""Time the full frontier sweep: every trace table, best-of-N and long CoT, FLOPs and eFLOPs, oracle and deployable
+allocations, envelopes on a log grid. Target: <= 2 s on the 2-core CI machine (issue 3).
+
+    python benchmarks/frontier_sweep.py [--traces DIR] [--repeats 5] [--out FILE.json | --no-save]
+
+Prints the measured seconds; writes them with provenance to data/results/<device>/frontier_sweep.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from kinetics.errors import InputError
+from kinetics.frontier import bench
+from kinetics.paths import results_dir
+from kinetics.provenance import device_slug, provenance
+from kinetics.traces import load_traces
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces", default=None)
+    parser.add_argument("--hardware", default="b200")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=None, help="result file (default data/results/<device>/frontier_sweep.json)")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        start = time.perf_counter()
+        table = load_traces(args.traces)
+        load_seconds = time.perf_counter() - start
+        result = bench(table, args.hardware, repeats=args.repeats)
+    except InputError as error:
+        print(f"frontier_sweep: error: {error}", file=sys.stderr)
+        return 2
+    result.update(load_seconds_first=load_seconds, cpu_count=os.cpu_count(), target_seconds=2.0,
+                  hardware=args.hardware)
+    print(f"frontier sweep: {result['source_files']} tables ({result['settings']} settings), {result['frontiers']} "
+          f"frontiers, median {result['seconds_median']:.3f} s over {args.repeats} runs on {os.cpu_count()} CPU(s) "
+          f"(target <= 2 s); reading the tables the first time: {load_seconds:.3f} s")
+    if not args.no_save:
+        out = args.out or str(results_dir(device_slug()) / "frontier_sweep.json")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        record = {"result": result, "provenance": provenance(" ".join(["python", "benchmarks/frontier_sweep.py",
+                                                                        *(argv or sys.argv[1:])]))}
+        with open(out, "w") as handle:
+            json.dump(record, handle, indent=2)
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,645 @@
+"""Accuracy-cost frontiers of test-time scaling, from traces.
+
+Two strategies spend more inference on a problem:
+
+* best-of-N: draw k = 1..n of a problem's n samples; accuracy is the unbiased pass@k (`kinetics.metrics`), cost the
+  expected cost of k trials drawn from the n sampled lengths (`kinetics.cost.best_of_n_cost_arrays`).
+* long chain-of-thought: cut every generation at G tokens (G = 2048, 4096, ..., 32768, the authors' grid); a sample
+  keeps its answer only if it finished within G. Cost: one generation of min(length, G) tokens, averaged over the
+  samples. The per-problem tables record *how many* samples were correct, not which, so the accuracy at G is bounded:
+  if the correct ones were the shortest finished samples (`high`) or the longest (`low`), with the uniform
+  assignment in between (`estimate`, every finished sample correct with probability c / finished). A sample at the
+  length cap never finished and counts as wrong. Where per-sample correctness is known (HF traces) all three agree.
+
+Every choice (k or G, and the KV budget when budgets are merged) of one setting is an array of per-problem
+accuracies and costs, shape (problems, choices). Two allocations turn them into a frontier:
+
+* oracle (the paper's Alg. 1/2): under a per-problem cost cap C, each problem takes its best choice costing <= C;
+  accuracy is the mean over problems. A step function of C, computed exactly from its breakpoints.
+* deployable: one choice for all problems; its cost is the mean cost per problem. The frontier is the upper-left
+  Pareto staircase of the choices' (mean cost, mean accuracy).
+
+Neither is smoothed: the authors' centred moving average leaked accuracy from the next higher cost into each budget.
+Costs are in SI units of the chosen metric: "flops" (2 x parameters x generated tokens, what prior work counts),
+"flops-attn" (every FLOP: parameters, attention, selection, prefill), "eflops" (FLOPs + I x bytes).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kinetics.errors import InputError
+from kinetics.metrics import bootstrap_weights, pass_at_k, percentile_interval, Interval
+from kinetics.traces import ProblemArrays, TraceConfig, group_arrays, load_traces
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("best-of-n", "long-cot")
+METRICS = ("flops", "flops-attn", "eflops")
+ALLOCATIONS = ("oracle", "deployable")
+CONVENTIONS = ("exact", "paper")
+ATTENTION_CHOICES = ("dense", "topk", "blocktopk", "all")
+LENGTH_BUDGETS = np.arange(2048, 32768 + 1, 2048)
+BOUNDS = ("estimate", "low", "high")
+UNITS = {"flops": "FLOP", "flops-attn": "FLOP", "eflops": "eFLOP"}
+
+
+# ---- choices: per-problem accuracy and cost of every k or G ----------------------------------------------------
+
+@dataclass
+class Choices:
+    """Every choice of one setting (or of several budgets of one model, merged): arrays of shape (problems, M)."""
+
+    config: TraceConfig
+    strategy: str
+    knob: np.ndarray            # (M,) k (best-of-N) or G (long CoT)
+    budget: np.ndarray          # (M,) KV budget of the choice (0: dense)
+    tokens: np.ndarray          # (Q, M) expected generated tokens per problem (all trials)
+    accuracy: dict[str, np.ndarray]   # bound name -> (Q, M)
+    cost: dict[str, np.ndarray]       # metric -> (Q, M), SI units
+    convention: str = "exact"
+
+    @property
+    def problems(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+
+def _attention_of(config: TraceConfig):
+    from kinetics.cost import Attention
+
+    if config.attention == "dense":
+        return Attention.dense()
+    selected = config.budget - config.local_window
+    if config.attention == "topk":
+        return Attention.topk(selected, local_window=config.local_window)
+    return Attention.blocktopk(selected, config.block_size, local_window=config.local_window)
+
+
+def _metric_arrays(arrays: dict) -> dict[str, np.ndarray]:
+    from kinetics.cost import metric_of
+
+    return {metric: np.asarray(metric_of(arrays, metric), dtype=float) for metric in METRICS}
+
+
+def best_of_n_choices(data: ProblemArrays, hardware, convention: str = "exact", **cost_options) -> Choices:
+    from kinetics.cost import best_of_n_cost_arrays
+
+    n = data.n_samples
+    ks = np.arange(1, n + 1)
+    accuracy = pass_at_k(n, data.num_correct[:, None], ks[None, :])
+    arrays = best_of_n_cost_arrays(data.config.model, hardware, data.prompt_tokens, data.gen_tokens, ks,
+                                   _attention_of(data.config), convention, **cost_options)
+    tokens = ks[None, :] * data.gen_tokens.mean(axis=1, keepdims=True)
+    return Choices(data.config, "best-of-n", ks, np.full(n, data.config.budget), tokens,
+                   {bound: accuracy for bound in BOUNDS}, _metric_arrays(arrays), convention)
+
+
+def long_cot_accuracy(data: ProblemArrays, budgets: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy at each length budget G, per problem: (Q, len(budgets)) for each bound (see the module docstring)."""
+    within = data.finished[:, :, None] & (data.gen_tokens[:, :, None] <= budgets[None, None, :])  # (Q, n, G)
+    n = data.n_samples
+    if data.correct is not None:
+        exact = (within & data.correct[:, :, None]).sum(axis=1) / n
+        return {bound: exact for bound in BOUNDS}
+    kept = within.sum(axis=1).astype(float)                      # finished within G
+    finished = data.finished.sum(axis=1).astype(float)[:, None]  # finished at all
+    correct = np.minimum(data.num_correct[:, None], finished)    # a capped sample counts as wrong
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = np.where(finished > 0, kept * correct / finished, 0.0) / n
+    return {"estimate": estimate,
+            "low": np.maximum(0.0, kept - (finished - correct)) / n,
+            "high": np.minimum(correct, kept) / n}
+
+
+def long_cot_choices(data: ProblemArrays, hardware, convention: str = "exact",
+                     budgets: Sequence[int] = LENGTH_BUDGETS, **cost_options) -> Choices:
+    from kinetics.cost import per_sample_cost_arrays
+
+    budgets = np.asarray(budgets, dtype=np.int64)
+    if budgets.ndim != 1 or budgets.size == 0 or (budgets < 1).any():
+        raise InputError(f"length budgets must be integers >= 1, got {budgets!r}")
+    cut = np.minimum(data.gen_tokens[:, :, None], budgets[None, None, :])  # (Q, n, G)
+    arrays = per_sample_cost_arrays(data.config.model, hardware, data.prompt_tokens[:, None, None], cut,
+                                    _attention_of(data.config), convention, **cost_options)
+    cost = {metric: values.mean(axis=1) for metric, values in _metric_arrays(arrays).items()}
+    return Choices(data.config, "long-cot", budgets, np.full(budgets.size, data.config.budget), cut.mean(axis=1),
+                   long_cot_accuracy(data, budgets), cost, convention)
+
+
+def choices_for(data: ProblemArrays, strategy: str, hardware, convention: str = "exact", **options) -> Choices:
+    if strategy == "best-of-n":
+        return best_of_n_choices(data, hardware, convention, **options)
+    if strategy == "long-cot":
+        return long_cot_choices(data, hardware, convention, **options)
+    raise InputError(f"strategy {strategy!r} is unknown; use one of {', '.join(STRATEGIES)}")
+
+
+def merge_budgets(choices: Sequence[Choices]) -> Choices:
+    """The choices of several KV budgets of one model and attention kind as one setting (the oracle then also
+    picks the budget per problem, as the paper's sparse frontier does)."""
+    if not choices:
+        raise InputError("nothing to merge")
+    first = choices[0]
+    problems = {c.problems for c in choices}
+    if len(problems) != 1:
+        raise InputError(f"{first.config.model}: settings cover different numbers of problems {sorted(problems)}")
+    config = replace(first.config, budget=-1, block_size=0, local_window=0, run=0)
+    return Choices(config, first.strategy, np.concatenate([c.knob for c in choices]),
+                   np.concatenate([c.budget for c in choices]),
+                   np.concatenate([c.tokens for c in choices], axis=1),
+                   {b: np.concatenate([c.accuracy[b] for c in choices], axis=1) for b in BOUNDS},
+                   {m: np.concatenate([c.cost[m] for c in choices], axis=1) for m in METRICS}, first.convention)
+
+
+# ---- frontiers: exact step functions ---------------------------------------------------------------------------
+
+@dataclass
+class Steps:
+    """A non-decreasing step function: accuracy y[i] from cost x[i] on (0 before x[0])."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def at(self, costs) -> np.ndarray:
+        costs = np.asarray(costs, dtype=float)
+        if self.y.size == 0:
+            return np.zeros(costs.shape)
+        index = np.searchsorted(self.x, costs, side="right") - 1
+        return np.where(index >= 0, self.y[np.clip(index, 0, None)], 0.0)
+
+    def cost_to_reach(self, levels) -> np.ndarray:
+        """The least cost whose accuracy is >= each level (inf if never reached)."""
+        levels = np.asarray(levels, dtype=float)
+        if self.y.size == 0:
+            return np.full(levels.shape, np.inf)
+        index = np.searchsorted(self.y, levels - 1e-12, side="left")
+        return np.where(index < self.y.size, self.x[np.clip(index, 0, max(self.y.size - 1, 0))], np.inf)
+
+
+def oracle_events(cost: np.ndarray, accuracy: np.ndarray):
+    """The per-problem oracle as events: at cost x[e] problem q[e]'s best accuracy rises by inc[e].
+
+    frontier(C) = sum of inc[e] over x[e] <= C, divided by the number of problems. Returned sorted by cost.
+    """
+    problems, width = cost.shape
+    order = np.argsort(cost, axis=1, kind="stable")
+    sorted_cost = np.take_along_axis(cost, order, axis=1)
+    best = np.maximum.accumulate(np.take_along_axis(accuracy, order, axis=1), axis=1)
+    increase = np.diff(best, axis=1, prepend=0.0)
+    keep = increase > 0
+    x, inc = sorted_cost[keep], increase[keep]
+    q = np.broadcast_to(np.arange(problems)[:, None], (problems, width))[keep]
+    order = np.argsort(x, kind="stable")
+    return x[order], q[order], inc[order]
+
+
+def _collapse(x: np.ndarray, y: np.ndarray) -> Steps:
+    """Keep the last value at each distinct cost."""
+    if x.size == 0:
+        return Steps(x, y)
+    last = np.append(x[1:] != x[:-1], True)
+    return Steps(x[last], y[last])
+
+
+def oracle_steps(cost: np.ndarray, accuracy: np.ndarray) -> Steps:
+    x, _, inc = oracle_events(cost, accuracy)
+    return _collapse(x, np.cumsum(inc) / cost.shape[0])
+
+
+def deployable_steps(cost: np.ndarray, accuracy: np.ndarray) -> tuple[Steps, np.ndarray]:
+    """Pareto staircase of (mean cost, mean accuracy) over choices; also the choice index at each step."""
+    mean_cost, mean_acc = cost.mean(axis=0), accuracy.mean(axis=0)
+    order = np.lexsort((-mean_acc, mean_cost))
+    running = np.maximum.accumulate(mean_acc[order])
+    improves = np.append(True, running[1:] > running[:-1]) & (mean_acc[order] > 0)
+    chosen = order[improves]
+    return Steps(mean_cost[chosen], mean_acc[chosen]), chosen
+
+
+@dataclass
+class Frontier:
+    """The frontier of one setting under one metric and allocation, for each accuracy bound."""
+
+    choices: Choices
+    metric: str
+    allocation: str
+    steps: dict[str, Steps]
+    chosen: np.ndarray | None = None   # deployable: the choice index of each step (estimate)
+
+    @property
+    def config(self) -> TraceConfig:
+        return self.choices.config
+
+    def at(self, costs, bound: str = "estimate") -> np.ndarray:
+        return self.steps[bound].at(costs)
+
+
+def frontier(choices: Choices, metric: str = "eflops", allocation: str = "oracle") -> Frontier:
+    if metric not in METRICS:
+        raise InputError(f"cost metric {metric!r} is unknown; use one of {', '.join(METRICS)}")
+    cost = choices.cost[metric]
+    steps, chosen = {}, None
+    for bound in BOUNDS:
+        if bound != "estimate" and choices.accuracy[bound] is choices.accuracy["estimate"]:
+            steps[bound] = steps["estimate"]
+            continue
+        if allocation == "oracle":
+            steps[bound] = oracle_steps(cost, choices.accuracy[bound])
+        elif allocation == "deployable":
+            steps[bound], picked = deployable_steps(cost, choices.accuracy[bound])
+            chosen = picked if bound == "estimate" else chosen
+        else:
+            raise InputError(f"allocation {allocation!r} is unknown; use one of {', '.join(ALLOCATIONS)}")
+    return Frontier(choices, metric, allocation, steps, chosen)
+
+
+def cost_grid(frontiers: Iterable[Frontier], points: int = 120, bound: str = "estimate") -> np.ndarray:
+    """A log-spaced grid from the cheapest first step to the dearest last step of the frontiers."""
+    starts, stops = [], []
+    for f in frontiers:
+        steps = f.steps[bound]
+        if steps.x.size:
+            starts.append(steps.x[0])
+            stops.append(steps.x[-1])
+    if not starts:
+        raise InputError("no frontier has any accuracy above zero")
+    return np.geomspace(min(starts), max(stops), points)
+
+
+# ---- the cross-model envelope ---------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _size(model: str) -> int:
+    from kinetics.models import get_model
+
+    return get_model(model).params_total
+
+
+def envelope(frontiers: Sequence[Frontier], grid: np.ndarray, bound: str = "estimate") -> pd.DataFrame:
+    """Best accuracy over the frontiers at each grid cost and the setting that reaches it (ties: the smaller model).
+
+    Each frontier is already non-decreasing in cost, so the envelope at C is the best accuracy at any cost <= C.
+    """
+    ordered = sorted(frontiers, key=lambda f: (_size(f.config.model), f.config.attention, f.config.budget))
+    values = np.stack([f.at(grid, bound) for f in ordered])   # (F, grid)
+    best = values.argmax(axis=0)
+    accuracy = values[best, np.arange(grid.size)]
+    def column(get):  # object dtype keeps None (no winner below the cheapest step) as None
+        return pd.Series([get(ordered[i].config) if a > 0 else None for i, a in zip(best, accuracy)], dtype=object)
+
+    return pd.DataFrame({"cost": grid, "accuracy": accuracy, "model": column(lambda c: c.model),
+                         "attention": column(lambda c: c.attention), "budget": column(lambda c: int(c.budget))})
+
+
+def winner_spans(env: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive grid ranges won by one model: start, stop (cost), decades of cost won, accuracy at the stop."""
+    rows = []
+    current = None
+    for cost, accuracy, model in zip(env["cost"], env["accuracy"], env["model"]):
+        if model is None:
+            continue
+        if current is None or current["model"] != model:
+            current = {"model": model, "start": cost, "stop": cost, "accuracy": accuracy}
+            rows.append(current)
+        current["stop"], current["accuracy"] = cost, accuracy
+    frame = pd.DataFrame(rows, columns=["model", "start", "stop", "accuracy"])
+    frame["decades"] = np.log10(frame["stop"] / frame["start"]) if len(frame) else []
+    return frame
+
+
+def threshold_model(env: pd.DataFrame, from_fraction: float = 0.5) -> tuple[str | None, pd.DataFrame]:
+    """The model-size threshold: the model that wins the envelope over the widest span of log-cost once the
+    envelope is past `from_fraction` of its best accuracy, up to the first cost where it reaches that best (past it
+    more compute buys nothing). Below the threshold, each step up in cost is best spent on a bigger model; at it,
+    on more trials or tokens. The lower cut keeps the near-zero-accuracy regime, where the smallest models are
+    cheapest, from counting.
+
+    Returns the model and the decades of cost each model wins in that range.
+    """
+    accuracy = env["accuracy"].to_numpy()
+    if not (accuracy > 0).any():
+        return None, pd.DataFrame(columns=["model", "decades"])
+    best = accuracy.max()
+    start = int(np.argmax(accuracy >= from_fraction * best))
+    stop = int(np.argmax(accuracy >= best - 1e-12))
+    part = env.iloc[start: stop + 1]
+    log_cost = np.log10(part["cost"].to_numpy())
+    widths = np.diff(log_cost, append=log_cost[-1])
+    frame = pd.DataFrame({"model": part["model"].to_numpy(), "decades": widths}).dropna()
+    per_model = frame.groupby("model", sort=False)["decades"].sum().reset_index()
+    per_model = per_model.sort_values("model", key=lambda s: s.map(_size)).reset_index(drop=True)
+    if per_model.empty or per_model["decades"].max() <= 0:
+        return str(part["model"].iloc[-1]), per_model
+    return str(per_model.loc[per_model["decades"].idxmax(), "model"]), per_model
+
+
+# ---- FLOPs-optimal vs eFLOPs-optimal at equal accuracy ---------------------------------------------------------
+
+@dataclass
+class CostRatio:
+    """Cost (in metric `judge`) of the choice that metric `guide` calls optimal, over the `judge`-optimal cost."""
+
+    levels: np.ndarray        # accuracy levels
+    ratio: np.ndarray         # per level (NaN where unreachable)
+    guide_model: list         # model the guide metric picks at each level
+    judge_model: list         # model the judge metric picks
+    max_ratio: Interval       # max over levels, with its bootstrap interval
+    level_at_max: float
+    guide: str = "flops"
+    judge: str = "eflops"
+
+
+def _model_level_ratio(curves_guide: list[np.ndarray], curves_judge: list[np.ndarray], xs_guide, xs_judge,
+                       levels: np.ndarray):
+    """For each level, the model with the least guide cost to reach it, and its judge cost over the least judge cost.
+
+    curves_*: per model a (B, E) array of accuracies after each breakpoint xs_*[model] (E,). Returns (B, A) arrays.
+    """
+    boots = curves_guide[0].shape[0]
+    guide_cost = np.full((len(curves_guide), boots, levels.size), np.inf)
+    judge_cost = np.full_like(guide_cost, np.inf)
+    for m, (yg, yj, xg, xj) in enumerate(zip(curves_guide, curves_judge, xs_guide, xs_judge)):
+        for b in range(boots):
+            for target, y, x in ((guide_cost, yg[b], xg), (judge_cost, yj[b], xj)):
+                if x.size == 0:
+                    continue
+                index = np.searchsorted(np.maximum.accumulate(y), levels - 1e-12, side="left")
+                target[m, b] = np.where(index < x.size, x[np.clip(index, 0, x.size - 1)], np.inf)
+    pick = guide_cost.argmin(axis=0)                                       # (B, A)
+    reached = np.isfinite(guide_cost.min(axis=0))
+    paid = np.take_along_axis(judge_cost, pick[None], axis=0)[0]
+    best = judge_cost.min(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(reached & np.isfinite(best), paid / best, np.nan)
+    return ratio, pick, judge_cost.argmin(axis=0)
+
+
+def cost_ratio(per_model: Sequence[Choices], allocation: str = "oracle", guide: str = "flops",
+               judge: str = "eflops", levels: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0,
+               bound: str = "estimate") -> CostRatio:
+    """At each accuracy level: the `judge` cost of the choice the `guide` metric calls cheapest, over the least
+    `judge` cost that reaches the level. With guide = FLOPs and judge = eFLOPs this is the paper's "compute-optimal
+    choices cost up to 3x more". The choice is a model (oracle: with its per-problem allocation; deployable: a model
+    and a k or G). The interval resamples problems (bootstrap over the max over levels)."""
+    if levels is None:
+        levels = np.round(np.arange(0.05, 0.951, 0.01), 4)
+    problems = {c.problems for c in per_model}
+    if len(problems) != 1:
+        raise InputError("every model must cover the same problems for a cost ratio")
+    q = problems.pop()
+    weights = np.vstack([np.ones(q), bootstrap_weights(q, n_boot, seed)])  # row 0: the data itself
+    curves = {guide: ([], []), judge: ([], [])}
+    for c in per_model:
+        for metric in (guide, judge):
+            cost, acc = c.cost[metric], c.accuracy[bound]
+            if allocation == "oracle":
+                x, who, inc = oracle_events(cost, acc)
+                y = np.cumsum(weights[:, who] * inc[None, :], axis=1) / q
+            elif allocation == "deployable":
+                # every (mean cost, mean accuracy) of each resample, sorted by the data's mean cost per choice;
+                # a running max turns it into that resample's staircase
+                mean_cost = weights @ cost / q
+                order = np.argsort(mean_cost, axis=1, kind="stable")
+                x_b = np.take_along_axis(mean_cost, order, axis=1)
+                y = np.maximum.accumulate(np.take_along_axis(weights @ acc / q, order, axis=1), axis=1)
+                x = x_b
+            else:
+                raise InputError(f"allocation {allocation!r} is unknown; use one of {', '.join(ALLOCATIONS)}")
+            curves[metric][0].append(y)
+            curves[metric][1].append(x)
+    if allocation == "deployable":
+        ratio, pick, judge_pick = _deployable_ratio(curves[guide], curves[judge], levels)
+    else:
+        ratio, pick, judge_pick = _model_level_ratio(curves[guide][0], curves[judge][0], curves[guide][1],
+                                                     curves[judge][1], levels)
+    observed = ratio[0]
+    with np.errstate(invalid="ignore"):
+        replicate_max = np.array([np.nanmax(r) if np.isfinite(r).any() else np.nan for r in ratio[1:]])
+    finite = np.isfinite(observed)
+    top = float(np.nanmax(observed)) if finite.any() else float("nan")
+    names = [c.config.model for c in per_model]
+    return CostRatio(levels, observed, [names[i] if f else None for i, f in zip(pick[0], finite)],
+                     [names[i] if f else None for i, f in zip(judge_pick[0], finite)],
+                     percentile_interval(top, replicate_max), float(levels[np.nanargmax(observed)])
+                     if finite.any() else float("nan"), guide, judge)
+
+
+def _deployable_ratio(guide_curves, judge_curves, levels):
+    """Deployable: per resample, each model's staircase in each metric; same model-level rule as the oracle."""
+    ys_g, xs_g = guide_curves
+    ys_j, xs_j = judge_curves
+    boots = ys_g[0].shape[0]
+    models = len(ys_g)
+    guide_cost = np.full((models, boots, levels.size), np.inf)
+    judge_cost = np.full_like(guide_cost, np.inf)
+    for m in range(models):
+        for target, y, x in ((guide_cost, ys_g[m], xs_g[m]), (judge_cost, ys_j[m], xs_j[m])):
+            # first position per row where the running max reaches each level
+            reach = y[:, :, None] >= levels[None, None, :] - 1e-12          # (B, M, A)
+            first = reach.argmax(axis=1)
+            hit = reach.any(axis=1)
+            target[m] = np.where(hit, np.take_along_axis(x, first, axis=1), np.inf)
+    pick = guide_cost.argmin(axis=0)
+    reached = np.isfinite(guide_cost.min(axis=0))
+    paid = np.take_along_axis(judge_cost, pick[None], axis=0)[0]
+    best = judge_cost.min(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(reached & np.isfinite(best), paid / best, np.nan)
+    return ratio, pick, judge_cost.argmin(axis=0)
+
+
+# ---- the sweep over every table -------------------------------------------------------------------------------
+
+@dataclass
+class Sweep:
+    """Choices of every setting for each (strategy, convention); frontiers are made on demand from them."""
+
+    choices: dict[tuple[str, str], list[Choices]] = field(default_factory=dict)
+    hardware: object = None
+
+    def settings(self, strategy: str, convention: str = "exact", attention: str = "all") -> list[Choices]:
+        key = (strategy, convention)
+        if key not in self.choices:
+            raise InputError(f"the sweep has no {strategy} / {convention} choices; it has {sorted(self.choices)}")
+        if attention not in ATTENTION_CHOICES:
+            raise InputError(f"attention {attention!r} is unknown; use one of {', '.join(ATTENTION_CHOICES)}")
+        out = [c for c in self.choices[key] if attention == "all" or c.config.attention == attention]
+        return sorted(out, key=lambda c: (_size(c.config.model), c.config.attention, c.config.budget,
+                                          c.config.local_window))
+
+    def per_model(self, strategy: str, convention: str = "exact", attention: str = "dense",
+                  models: Sequence[str] | None = None) -> list[Choices]:
+        """One Choices per model: dense as is; sparse kinds with their budgets merged (local window 0 only, so the
+        merged setting is the paper's B = top-k budget family)."""
+        groups: dict[str, list[Choices]] = {}
+        for c in self.settings(strategy, convention, attention):
+            if c.config.local_window == 0 and (models is None or c.config.model in models):
+                groups.setdefault(c.config.model, []).append(c)
+        out = [g[0] if len(g) == 1 else merge_budgets(g) for g in groups.values()]
+        if attention != "dense":
+            out = [replace(c, config=replace(c.config, attention=attention, budget=-1)) for c in out]
+        return out
+
+
+def sweep(table: pd.DataFrame | None = None, hardware="b200", strategies: Sequence[str] = STRATEGIES,
+          conventions: Sequence[str] = ("exact",), traces: str | None = None,
+          length_budgets: Sequence[int] = LENGTH_BUDGETS, **cost_options) -> Sweep:
+    """Choices (accuracy and every cost metric per problem) of every setting in the traces, vectorised per table."""
+    from kinetics.hardware import get_hardware
+
+    hardware = get_hardware(hardware)
+    table = load_traces(traces) if table is None else table
+    groups = group_arrays(table)
+    out = Sweep(hardware=hardware)
+    for strategy in strategies:
+        for convention in conventions:
+            options = dict(cost_options)
+            if strategy == "long-cot":
+                options["budgets"] = length_budgets
+            out.choices[(strategy, convention)] = [choices_for(g, strategy, hardware, convention, **options)
+                                                   for g in groups]
+    return out
+
+
+def frontier_points(frontiers: Sequence[Frontier], grid: np.ndarray) -> list[dict]:
+    """Every frontier on the grid as records {model, attention, budget, cost, accuracy, low, high} (JSON-ready)."""
+    records = []
+    for f in frontiers:
+        values = {bound: f.at(grid, bound) for bound in BOUNDS}
+        for i, cost in enumerate(grid):
+            records.append({"model": f.config.model, "attention": f.config.attention, "budget": int(f.config.budget),
+                            "block_size": int(f.config.block_size), "local_window": int(f.config.local_window),
+                            "cost": float(cost), "accuracy": float(values["estimate"][i]),
+                            "accuracy_low": float(values["low"][i]), "accuracy_high": float(values["high"][i])})
+    return records
+
+
+# ---- CLI -----------------------------------------------------------------------------------------------------------
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="best-of-n")
+    parser.add_argument("--cost", choices=METRICS, default="eflops",
+                        help="flops: 2 x params x tokens (prior work); flops-attn: all FLOPs; eflops: FLOPs + I x bytes")
+    parser.add_argument("--hardware", default="b200", help="hardware preset (default b200)")
+    parser.add_argument("--peak-tflops", type=float, help="raw peak TFLOP/s (with --hbm-tbps, replaces --hardware)")
+    parser.add_argument("--hbm-tbps", type=float, help="raw HBM bandwidth in TB/s")
+    parser.add_argument("--memory-gb", type=float, help="raw memory in GB (sets the batch that shares weight reads)")
+    parser.add_argument("--convention", choices=CONVENTIONS, default="exact")
+    parser.add_argument("--attention", choices=ATTENTION_CHOICES, default="dense")
+    parser.add_argument("--allocation", choices=ALLOCATIONS, default="oracle")
+    parser.add_argument("--points", type=int, default=60, help="points of the log cost grid (default 60)")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print {points, envelope, ...} as JSON")
+    out.add_argument("--csv", metavar="FILE", help="write the grid points as CSV")
+    out.add_argument("--plot", metavar="FILE.png", help="draw the frontiers and the envelope")
+    parser.add_argument("--bench", action="store_true", help="time the full sweep (all tables, both strategies, "
+                                                             "FLOPs and eFLOPs, both allocations) and exit")
+    parser.set_defaults(func=_cli)
+
+
+def _hardware_of(args):
+    from kinetics.hardware import get_hardware, hardware_from_numbers
+
+    if args.peak_tflops is not None or args.hbm_tbps is not None:
+        if args.peak_tflops is None or args.hbm_tbps is None:
+            raise InputError("give both --peak-tflops and --hbm-tbps, or neither")
+        return hardware_from_numbers(args.peak_tflops, args.hbm_tbps, args.memory_gb)
+    return get_hardware(args.hardware)
+
+
+def _cli(args) -> int:
+    if args.points < 2:
+        raise InputError(f"--points must be at least 2, got {args.points}")
+    hardware = _hardware_of(args)
+    table = load_traces(args.traces)
+    if args.bench:
+        result = bench(table, hardware)
+        print(json.dumps(result, indent=2))
+        return 0
+    result = sweep(table, hardware, strategies=[args.strategy], conventions=[args.convention])
+    settings = result.settings(args.strategy, args.convention, args.attention)
+    if not settings:
+        raise InputError(f"the traces hold no {args.attention} settings")
+    frontiers = [frontier(c, args.cost, args.allocation) for c in settings]
+    grid = cost_grid(frontiers, args.points)
+    env = envelope(frontiers, grid)
+    points = frontier_points(frontiers, grid)
+    if args.csv:
+        pd.DataFrame(points).to_csv(args.csv, index=False)
+        print(f"wrote {len(points)} points to {args.csv}")
+        return 0
+    if args.plot:
+        from kinetics.plots.scaling import plot_frontiers
+
+        fig = plot_frontiers(frontiers, grid, env, title=f"{args.strategy}, {args.cost} ({args.convention}), "
+                                                          f"{args.allocation}, {hardware.name}")
+        fig.savefig(args.plot)
+        print(f"wrote {args.plot}")
+        return 0
+    threshold, _ = threshold_model(env)
+    record = {"strategy": args.strategy, "cost_metric": args.cost, "cost_unit": UNITS[args.cost],
+              "convention": args.convention, "allocation": args.allocation, "attention": args.attention,
+              "hardware": hardware.name, "points": points,
+              "envelope": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+                           for row in env.to_dict(orient="records")],
+              "threshold_model": threshold}
+    if args.json:
+        print(json.dumps(record, indent=1))
+        return 0
+    spans = winner_spans(env)
+    print(f"{args.strategy} frontier, cost = {args.cost} ({UNITS[args.cost]}, {args.convention} convention, "
+          f"{hardware.name}), {args.allocation} allocation, {len(frontiers)} settings")
+    print("cross-model envelope (winning model per cost range):")
+    for row in spans.itertuples():
+        print(f"  {row.model:<12} {row.start:10.3e} .. {row.stop:10.3e} {UNITS[args.cost]}  accuracy up to "
+              f"{100 * row.accuracy:5.1f}%")
+    print(f"model-size threshold (widest winning span): {threshold}")
+    return 0
+
+
+def bench(table: pd.DataFrame, hardware="b200", repeats: int = 3) -> dict:
+    """Time the full sweep: every table, both strategies, FLOPs and eFLOPs, both allocations, envelopes on a grid."""
+    def once():
+        result = sweep(table, hardware, conventions=("exact",))
+        count = 0
+        for strategy in STRATEGIES:
+            settings = result.settings(strategy)
+            for metric in ("flops", "eflops"):
+                for allocation in ALLOCATIONS:
+                    frontiers = [frontier(c, metric, allocation) for c in settings]
+                    grid = cost_grid(frontiers)
+                    envelope(frontiers, grid)
+                    frontier_points(frontiers, grid)
+                    count += len(frontiers)
+        return count
+
+    once()  # warm caches and imports
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = once()
+        times.append(time.perf_counter() - start)
+    settings = len(group_arrays(table))
+    return {"seconds_median": float(np.median(times)), "seconds_all": times, "frontiers": count,
+            "settings": settings, "source_files": int(table["source"].nunique())}
+
+
+if __name__ == "__main__":
+    from kinetics.cli import main
+
+    sys.exit(main(["frontier", *sys.argv[1:]]))

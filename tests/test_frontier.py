@@ -1,0 +1,254 @@
+"""Frontiers against brute force, long-CoT bounds, the envelope, the cost ratio, the paper's own cost columns."""
+import glob
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from kinetics import frontier as F
+from kinetics import traces
+from kinetics.cli import main
+from kinetics.errors import InputError
+from kinetics.traces import ProblemArrays, TraceConfig
+
+finite = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@st.composite
+def choice_arrays(draw):
+    q, m = draw(st.integers(1, 6)), draw(st.integers(1, 7))
+    cost = draw(arrays(float, (q, m), elements=st.sampled_from([1.0, 2.0, 3.0, 5.0, 8.0, 13.0])))
+    acc = draw(arrays(float, (q, m), elements=st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0])))
+    return cost, acc
+
+
+@settings(max_examples=150, deadline=None)
+@given(choice_arrays(), st.floats(0.5, 20.0))
+def test_oracle_equals_brute_force(data, cap):
+    cost, acc = data
+    brute = np.mean([max([a for c, a in zip(cr, ar) if c <= cap], default=0.0) for cr, ar in zip(cost, acc)])
+    assert float(F.oracle_steps(cost, acc).at(cap)) == pytest.approx(brute)
+
+
+@settings(max_examples=150, deadline=None)
+@given(choice_arrays(), st.floats(0.5, 20.0))
+def test_deployable_equals_brute_force(data, cap):
+    cost, acc = data
+    mean_cost, mean_acc = cost.mean(axis=0), acc.mean(axis=0)
+    brute = max([a for c, a in zip(mean_cost, mean_acc) if c <= cap], default=0.0)
+    steps, chosen = F.deployable_steps(cost, acc)
+    assert float(steps.at(cap)) == pytest.approx(brute)
+    assert np.allclose(mean_acc[chosen], steps.y)
+
+
+@settings(max_examples=100, deadline=None)
+@given(choice_arrays(), st.floats(0.05, 1.0))
+def test_cost_to_reach_inverts_the_step_function(data, level):
+    cost, acc = data
+    steps = F.oracle_steps(cost, acc)
+    needed = float(steps.cost_to_reach(level))
+    if math.isinf(needed):
+        assert steps.y.size == 0 or steps.y.max() < level - 1e-12
+    else:
+        assert steps.at(needed) >= level - 1e-12
+        assert steps.at(np.nextafter(needed, 0)) < level - 1e-12
+
+
+def test_no_leakage_from_dearer_choices():
+    """The authors smoothed with a centred window, so accuracy bought at the next budget showed up below it."""
+    cost = np.array([[1.0, 2.0, 4.0]])
+    acc = np.array([[0.2, 0.4, 0.9]])
+    for allocation in F.ALLOCATIONS:
+        choices = make_choices(cost, acc)
+        before = F.frontier(choices, "eflops", allocation).at([1.5, 3.9])
+        choices.accuracy = {b: np.array([[0.2, 0.4, 1.0]]) for b in F.BOUNDS}
+        after = F.frontier(choices, "eflops", allocation).at([1.5, 3.9, 4.0])
+        assert np.allclose(before, after[:2]) and after[2] == 1.0
+
+
+def make_choices(cost, acc, model="qwen3-8b", cost_b=None):
+    q, m = cost.shape
+    return F.Choices(TraceConfig("aime24", model), "best-of-n", np.arange(1, m + 1), np.zeros(m, int),
+                     np.ones((q, m)), {b: acc for b in F.BOUNDS},
+                     {"flops": cost, "flops-attn": cost, "eflops": cost if cost_b is None else cost_b})
+
+
+# ---- long CoT from per-problem counts ---------------------------------------------------------------------------
+
+def problem(lengths, correct_count, finished=None, correct=None):
+    lengths = np.atleast_2d(np.asarray(lengths))
+    fin = traces.is_finished(lengths) if finished is None else np.atleast_2d(finished)
+    return ProblemArrays(TraceConfig("aime24", "qwen3-8b"), lengths, fin, np.full(lengths.shape[0], 100),
+                         np.atleast_1d(correct_count), None if correct is None else np.atleast_2d(correct),
+                         np.arange(lengths.shape[0]))
+
+
+def test_long_cot_bounds_by_hand():
+    # four samples: 1k, 3k, 5k tokens finished, one at the cap; 2 correct (which two is unknown)
+    data = problem([[1000, 3000, 5000, 30767]], [2])
+    acc = F.long_cot_accuracy(data, np.array([2048, 4096, 8192, 32768]))
+    assert acc["high"][0].tolist() == [0.25, 0.5, 0.5, 0.5]       # correct = the two shortest
+    assert acc["low"][0].tolist() == [0.0, 0.25, 0.5, 0.5]        # correct = the two longest finished
+    assert np.allclose(acc["estimate"][0], [1 / 3 * 2 / 4, 2 / 3 * 2 / 4, 0.5, 0.5])
+
+
+def test_long_cot_capped_samples_count_as_wrong():
+    # the tables say 3 correct but only 2 samples finished: at most 2 can keep an answer
+    data = problem([[1000, 2000, 30767, 30767]], [3])
+    acc = F.long_cot_accuracy(data, np.array([32768]))
+    assert acc["low"][0, 0] == acc["high"][0, 0] == acc["estimate"][0, 0] == 0.5
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 8).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(1, 30767), min_size=n, max_size=n), st.integers(0, n))))
+def test_long_cot_bounds_hold_the_truth(sample):
+    """Whatever the correct samples were, the truth lies between the bounds and the bounds are tight."""
+    lengths, c = sample
+    data = problem([lengths], [c])
+    budgets = np.array([1, 4096, 16384, 32768])
+    acc = F.long_cot_accuracy(data, budgets)
+    finished = np.flatnonzero(data.finished[0])
+    assert np.all(acc["low"] <= acc["estimate"] + 1e-12) and np.all(acc["estimate"] <= acc["high"] + 1e-12)
+    rng = np.random.default_rng(len(lengths) * 31 + c)
+    for _ in range(5):
+        correct = np.zeros(len(lengths), bool)
+        correct[rng.permutation(finished)[: min(c, finished.size)]] = True
+        truth = F.long_cot_accuracy(problem([lengths], [c], correct=[correct]), budgets)["estimate"]
+        assert np.all(acc["low"] - 1e-12 <= truth) and np.all(truth <= acc["high"] + 1e-12)
+
+
+def test_long_cot_with_known_correctness_is_exact():
+    data = problem([[1000, 3000, 5000, 30767]], [2], correct=[[False, True, False, True]])
+    acc = F.long_cot_accuracy(data, np.array([2048, 4096, 32768]))
+    assert acc["estimate"][0].tolist() == [0.0, 0.25, 0.25]   # the capped correct one never counts
+    assert acc["low"] is acc["estimate"] or np.array_equal(acc["low"], acc["estimate"])
+
+
+def test_long_cot_choices_cost_the_truncated_lengths():
+    data = problem([[1000, 3000], [500, 40000 - 9233]], [1, 0])
+    choices = F.long_cot_choices(data, "b200", "paper", budgets=[2048, 32768])
+    assert np.allclose(choices.tokens, [[1524, 2000], [(500 + 2048) / 2, (500 + 30767) / 2]])
+    from kinetics.cost import Attention, generation_cost
+
+    one = generation_cost("qwen3-8b", "b200", 100, 2048, Attention.dense(), "paper").eflops
+    other = generation_cost("qwen3-8b", "b200", 100, 1000, Attention.dense(), "paper").eflops
+    assert choices.cost["eflops"][0, 0] == pytest.approx((one + other) / 2)
+
+
+def test_best_of_n_choices_use_unbiased_pass_at_k():
+    data = problem([[1000, 2000, 3000, 4000]], [1])
+    choices = F.best_of_n_choices(data, "b200", "exact")
+    assert np.allclose(choices.accuracy["estimate"][0], [0.25, 0.5, 0.75, 1.0])
+    assert np.all(np.diff(choices.cost["eflops"][0]) > 0)
+    assert np.allclose(choices.cost["flops"][0] / choices.cost["flops"][0, 0], [1, 2, 3, 4])
+
+
+# ---- envelope, threshold, cost ratio ----------------------------------------------------------------------------
+
+def test_envelope_names_the_winner_and_ties_go_to_the_smaller_model():
+    small = F.frontier(make_choices(np.array([[1.0, 4.0]]), np.array([[0.5, 0.6]]), "qwen3-0.6b"))
+    big = F.frontier(make_choices(np.array([[2.0, 3.0]]), np.array([[0.5, 0.9]]), "qwen3-8b"))
+    env = F.envelope([big, small], np.array([0.5, 1.0, 2.5, 3.0, 10.0]))
+    assert env["accuracy"].tolist() == [0.0, 0.5, 0.5, 0.9, 0.9]
+    assert env["model"].tolist() == [None, "qwen3-0.6b", "qwen3-0.6b", "qwen3-8b", "qwen3-8b"]
+    spans = F.winner_spans(env)
+    assert spans["model"].tolist() == ["qwen3-0.6b", "qwen3-8b"]
+
+
+def test_threshold_is_the_widest_span_past_half_accuracy():
+    grid = np.geomspace(1, 1e4, 9)   # half a decade per step
+    env = pd.DataFrame({"cost": grid, "accuracy": [0.0, 0.1, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.95],
+                        "model": [None, "qwen3-0.6b", "qwen3-4b", "qwen3-14b", "qwen3-14b", "qwen3-14b",
+                                  "qwen3-32b", "qwen3-32b", "qwen3-32b"]})
+    model, spans = F.threshold_model(env)
+    assert model == "qwen3-14b"
+    assert dict(zip(spans["model"], spans["decades"])) == pytest.approx(
+        {"qwen3-4b": 0.5, "qwen3-14b": 1.5, "qwen3-32b": 0.5})
+
+
+def test_cost_ratio_of_a_flops_cheap_memory_dear_model():
+    """Small model: least FLOPs to reach 50%, but 3x the eFLOPs of the big one there."""
+    q = 4
+    small = make_choices(np.full((q, 2), 1.0) * [1, 2], np.full((q, 2), 0.5) * [1, 1.2], "qwen3-0.6b",
+                         cost_b=np.full((q, 2), 30.0) * [1, 2])
+    big = make_choices(np.full((q, 2), 5.0) * [1, 2], np.full((q, 2), 0.5) * [1, 1.6], "qwen3-14b",
+                       cost_b=np.full((q, 2), 10.0) * [1, 2])
+    for allocation in F.ALLOCATIONS:
+        ratio = F.cost_ratio([small, big], allocation, levels=np.array([0.5, 0.6, 0.8]), n_boot=50)
+        assert ratio.ratio.tolist() == pytest.approx([3.0, 3.0, 1.0])
+        assert ratio.guide_model == ["qwen3-0.6b", "qwen3-0.6b", "qwen3-14b"]
+        assert ratio.judge_model == ["qwen3-14b", "qwen3-14b", "qwen3-14b"]
+        assert ratio.max_ratio.estimate == pytest.approx(3.0) and ratio.level_at_max == 0.5
+        assert ratio.max_ratio.low == pytest.approx(3.0)   # identical problems: every resample agrees
+
+
+# ---- the real tables ----------------------------------------------------------------------------------------------
+
+def real_dir():
+    from kinetics.paths import traces_dir
+
+    try:
+        root = traces_dir(None)
+    except InputError:
+        pytest.skip("no traces directory here")
+    if not list(Path(root).glob("dense/aime24_qwen3-8b_dense*.csv")):
+        pytest.skip("not the authors' AIME24 tables")
+    return Path(root)
+
+
+def test_paper_convention_reproduces_the_published_cost_columns():
+    """Our lengths, our prompt counts and cost.py's paper convention give the authors' total_cost to 1e-12, except
+    the one table they priced as dense (32B top-k 128, ORIGINAL.md 1.4.8)."""
+    root = real_dir()
+    table = traces.load_traces(root)
+    result = F.sweep(table, "b200", strategies=["best-of-n"], conventions=["paper"])
+    checked = 0
+    for choices in result.settings("best-of-n", "paper"):
+        config = choices.config
+        sources = table.loc[(table["model"] == config.model) & (table["attention"] == config.attention)
+                            & (table["budget"] == config.budget) & (table["local_window"] == config.local_window),
+                            "source"].unique()
+        if len(sources) != 1 or sources[0].startswith("aime24_qwen3-32b_local0_topk128_"):
+            continue
+        raw = pd.read_csv(next(root.rglob(sources[0])))
+        ours = choices.cost["eflops"][raw["query_id"].to_numpy(), raw["trial"].to_numpy() - 1]
+        assert np.allclose(ours, raw["total_cost"].to_numpy() * 1e12, rtol=1e-12, atol=0), sources[0]
+        checked += 1
+    assert checked >= 40
+
+
+def test_cli_json_csv_and_errors(tmp_path, capsys):
+    root = tmp_path / "t"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for model, c in (("qwen3-0-6b", [1, 0, 2]), ("qwen3-8b", [3, 2, 4])):
+        rows = []
+        for q in range(3):
+            lengths = rng.integers(500, 20000, 4).tolist()
+            for k in (1, 2, 4):
+                rows.append({"query_id": q, "query": f"Find {q}.", "generation_length": json.dumps(lengths),
+                             "trial": k, "coverage": 1 - math.comb(4 - c[q], k) / math.comb(4, k)})
+        pd.DataFrame(rows).to_csv(root / f"aime24_{model}_dense_numTrials_tradeoff.csv", index=False)
+    assert main(["frontier", "--traces", str(root), "--strategy", "long-cot", "--cost", "eflops", "--json",
+                 "--points", "20"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert len(record["points"]) == 2 * 20
+    assert set(record["points"][0]) >= {"model", "attention", "budget", "cost", "accuracy"}
+    assert all(0 <= p["accuracy"] <= 1 for p in record["points"])
+    assert len(record["envelope"]) == 20
+    best = max(p["accuracy"] for p in record["points"])
+    assert record["envelope"][-1]["accuracy"] == pytest.approx(best)
+    out = tmp_path / "f.csv"
+    assert main(["frontier", "--traces", str(root), "--cost", "flops", "--allocation", "deployable",
+                 "--csv", str(out)]) == 0
+    assert set(pd.read_csv(out)["model"]) == {"qwen3-0.6b", "qwen3-8b"}
+    assert main(["frontier", "--traces", str(root), "--attention", "topk"]) == 2
+    assert "no topk settings" in capsys.readouterr().err
+    assert main(["frontier", "--traces", str(root), "--points", "1"]) == 2
+    assert main(["frontier", "--traces", str(root), "--peak-tflops", "100"]) == 2
