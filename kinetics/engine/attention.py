@@ -29,6 +29,11 @@ class ForwardMeta:
     seq_pages: list[torch.Tensor] = field(default_factory=list)   # prefill: each request's page list
     page_table: torch.Tensor | None = None        # decode: [B, W] pages of each row, padded with the scratch page
     context_lens: torch.Tensor | None = None      # decode: [B] tokens in the cache after this step's write
+    # prefill rows that recompute generated tokens (after a preemption): under block top-k they are redone as
+    # decode rows, so that a preempted request gets exactly the cache it had
+    recompute_rows: torch.Tensor | None = None    # [R] rows of the batch
+    recompute_table: torch.Tensor | None = None   # [R, W] page table of each row's request
+    recompute_lens: torch.Tensor | None = None    # [R] context length seen by each row (position + 1)
 
 
 class PagedKVCache:
@@ -171,17 +176,25 @@ class Attention:
     def __call__(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                  meta: ForwardMeta) -> torch.Tensor:
         self.cache.write(layer, k, v, meta)
-        if meta.is_prefill:
-            return prefill_attention(q, self.cache, layer, meta, self.scale)
-        kc, vc = self.cache.k[layer], self.cache.v[layer]
         sparse = self.config.sparse_layer(layer)
+        if meta.is_prefill:
+            out = prefill_attention(q, self.cache, layer, meta, self.scale)
+            if sparse and meta.recompute_rows is not None:
+                rows = meta.recompute_rows
+                out[rows] = self._decode(layer, q[rows], meta.recompute_table, meta.recompute_lens, sparse)
+            return out
+        return self._decode(layer, q, meta.page_table, meta.context_lens, sparse)
+
+    def _decode(self, layer: int, q: torch.Tensor, page_table: torch.Tensor, context_lens: torch.Tensor,
+                sparse: bool) -> torch.Tensor:
+        kc, vc = self.cache.k[layer], self.cache.v[layer]
         if self.kernels is not None:
-            return self.kernels.decode(q, kc, vc, self.cache.ksum.get(layer), meta.page_table, meta.context_lens,
+            return self.kernels.decode(q, kc, vc, self.cache.ksum.get(layer), page_table, context_lens,
                                        self.scale, self.config if sparse else None)
         if sparse:
-            return decode_blocktopk_torch(q, kc, vc, self.cache.ksum[layer], meta.page_table, meta.context_lens,
+            return decode_blocktopk_torch(q, kc, vc, self.cache.ksum[layer], page_table, context_lens,
                                           self.scale, self.config.pages_per_step, self.config.sink_pages)
-        return decode_dense_torch(q, kc, vc, meta.page_table, meta.context_lens, self.scale)
+        return decode_dense_torch(q, kc, vc, page_table, context_lens, self.scale)
 
 
 def _load_kernels():

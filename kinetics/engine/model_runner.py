@@ -75,6 +75,7 @@ class ModelRunner:
     def _prefill_inputs(self, batch: ScheduledBatch):
         page = self.attention_config.page_size
         ids, positions, slots, ranges, seq_pages, sample_rows = [], [], [], [], [], []
+        redo_rows, redo_tables, redo_lens = [], [], []
         row = 0
         for i, (seq, n) in enumerate(zip(batch.seqs, batch.num_new)):
             start, stop = seq.num_cached, seq.num_cached + n
@@ -87,9 +88,22 @@ class ModelRunner:
             seq_pages.append(torch.from_numpy(pages).to(self.device))
             if batch.samples(i):
                 sample_rows.append(row + n - 1)
+            if self.attention_config.kind == "blocktopk" and stop > len(seq.prompt):
+                first = max(start, len(seq.prompt))          # generated tokens being recomputed
+                redo_rows.extend(range(row + first - start, row + n))
+                redo_lens.extend(range(first + 1, stop + 1))
+                redo_tables.extend([pages] * (stop - first))
             row += n
         meta = ForwardMeta(is_prefill=True, slot_mapping=self._tensor(np.concatenate(slots)),
                            seq_ranges=ranges, seq_pages=seq_pages)
+        if redo_rows:
+            width = max(len(t) for t in redo_tables)
+            table = np.full((len(redo_rows), width), self.cache.scratch_page, dtype=np.int64)
+            for j, pages in enumerate(redo_tables):
+                table[j, :len(pages)] = pages
+            meta.recompute_rows = self._tensor(np.asarray(redo_rows))
+            meta.recompute_table = self._tensor(table)
+            meta.recompute_lens = self._tensor(np.asarray(redo_lens))
         return self._tensor(np.asarray(ids)), self._tensor(np.concatenate(positions)), meta, sample_rows
 
     def _decode_arrays(self, batch: ScheduledBatch, rows: int, width: int):
