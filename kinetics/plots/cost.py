@@ -1,0 +1,110 @@
+"""Figures of chapter 1 (the cost model). Each function computes through kinetics.cost and returns a Figure."""
+from __future__ import annotations
+
+import numpy as np
+
+from kinetics.cost import (Attention, attention_to_parameter_ratio, length_for_cost, per_sample_cost_arrays)
+from kinetics.hardware import get_hardware
+from kinetics.models import get_model
+from kinetics.plots import MODEL_COLORS, style
+
+TERM_STYLE = {  # label, colour
+    "params": ("parameter FLOPs", "#4C72B0"),
+    "weights": ("weight reads (x I)", "#8C8C8C"),
+    "attention": ("attention FLOPs", "#55A868"),
+    "kv": ("K/V reads (x I)", "#C44E52"),
+}
+
+
+def _color(name: str) -> str:
+    return MODEL_COLORS.get(get_model(name).name, "#333333")
+
+
+def per_token_terms(model, hardware, prompt_tokens: int, lengths, attention: Attention = Attention.dense(),
+                    convention: str = "exact", **options) -> dict[str, np.ndarray]:
+    """Average eFLOPs per generated token of a generation `lengths` long, split into four terms."""
+    lengths = np.asarray(lengths, float)
+    a = per_sample_cost_arrays(model, hardware, prompt_tokens, lengths, attention, convention, **options)
+    intensity = (a["eflops"] - a["flops"]) / a["memory_bytes"]
+    return {"params": a["flops_params"] / lengths,
+            "weights": intensity * a["bytes_weights"] / lengths,
+            "attention": (a["flops_attention"] + a["flops_selection"]) / lengths,
+            "kv": intensity * (a["bytes_kv"] + a["bytes_selection"] + a["bytes_kv_write"]) / lengths}
+
+
+def per_token_breakdown(models, hardware, prompt_tokens: int, lengths, convention: str = "exact", **options):
+    """One panel per model: what one generated token costs on average, term by term, against generation length."""
+    import matplotlib.pyplot as plt
+
+    style()
+    hw = get_hardware(hardware)
+    cols = min(3, len(models))
+    rows = -(-len(models) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.2 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax, name in zip(axes.flat, models):
+        terms = per_token_terms(name, hw, prompt_tokens, lengths, convention=convention, **options)
+        for key, values in terms.items():
+            if np.any(values > 0):
+                label, color = TERM_STYLE[key]
+                ax.loglog(lengths, values / 1e9, label=label, color=color, lw=2)
+        ax.set_title(get_model(name).name)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("generation length (tokens)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("giga-eFLOPs per token")
+    axes.flat[0].legend(loc="upper left")
+    fig.suptitle(f"Average cost of one generated token on {hw.name} ({convention} convention, "
+                 f"prompt {prompt_tokens} tokens)")
+    return fig
+
+
+def ratio_figure(models, hardware, prompt_tokens: int, lengths, marks=(1, 10, 100), **options):
+    """Attention cost over parameter cost against generation length: exact (solid) and paper (dashed)."""
+    import matplotlib.pyplot as plt
+
+    style()
+    hw = get_hardware(hardware)
+    fig, ax = plt.subplots()
+    for name in models:
+        for convention, line in (("exact", "-"), ("paper", "--")):
+            ratio = attention_to_parameter_ratio(name, hw, prompt_tokens, np.asarray(lengths, float),
+                                                 convention=convention, **options)
+            ax.loglog(lengths, ratio, line, color=_color(name), lw=2 if line == "-" else 1.2,
+                      label=get_model(name).name if convention == "exact" else None)
+    for mark in marks:
+        ax.axhline(mark, color="black", lw=0.8, alpha=0.5)
+    ax.plot([], [], "k-", label="exact (bf16, weights/batch)")
+    ax.plot([], [], "k--", lw=1.2, label="paper (E = FP8 intensity, no weights)")
+    ax.set_xlabel("generation length (tokens)")
+    ax.set_ylabel("attention cost / parameter cost")
+    ax.set_title(f"When attention takes over: eFLOPs on {hw.name}, prompt {prompt_tokens} tokens")
+    ax.legend(ncol=2)
+    return fig
+
+
+def iso_cost_figure(models, hardware, prompt_tokens: int, levels_flops, levels_eflops, convention: str = "exact",
+                    **options):
+    """Iso-cost lines over model size x generation length: prior-work FLOPs (2 P L) left, eFLOPs right. Each line
+    joins, model by model, the generation length that one trial of that cost buys."""
+    import matplotlib.pyplot as plt
+
+    style()
+    hw = get_hardware(hardware)
+    specs = [get_model(m) for m in models]
+    sizes = np.array([s.params_active for s in specs], float) / 1e9
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    cmap = plt.get_cmap("viridis")
+    for ax, metric, levels, title in ((axes[0], "flops", levels_flops, "FLOPs (2 x params x tokens)"),
+                                      (axes[1], "eflops", levels_eflops, "eFLOPs")):
+        for i, level in enumerate(levels):
+            lengths = np.array([float(length_for_cost(s, hw, level, metric, prompt_tokens, convention=convention,
+                                                      **options)) for s in specs])
+            ax.loglog(sizes, lengths, "o-", color=cmap(i / max(1, len(levels) - 1)), label=f"{level / 1e12:,.0f} T")
+        ax.set_xlabel("model parameters (billions)")
+        ax.set_title(f"iso-{title}")
+        ax.legend(title="cost of one trial", fontsize=8)
+    axes[0].set_ylabel("generation length (tokens)")
+    fig.suptitle(f"Iso-cost contours on {hw.name} ({convention} convention, prompt {prompt_tokens} tokens)")
+    return fig
