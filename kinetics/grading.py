@@ -61,7 +61,7 @@ class Answer:
 
 
 _MATH_SPAN = r"\$\$(?P<m1>.+?)\$\$|\$(?P<m2>[^$\n]+?)\$|\\\((?P<m3>.+?)\\\)|\\\[(?P<m4>.+?)\\\]"
-_NUMBER = r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+"
+_NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+"   # 1,000 is one number; "45, so" is 45
 _NUMBER_EXPR = rf"\(?(?:{_NUMBER})(?:\s*[-+*/^×÷]\s*\(?(?:{_NUMBER})\)?)*"
 # like lighteval, a bare number must follow the start, a space, "=", "*" or "$" (so not "x2", "{12" or "10^{3}")
 _VALUE = rf"(?:{_MATH_SPAN}|(?<![^\s=*$])(?P<n>{_NUMBER_EXPR}))"

@@ -74,6 +74,8 @@ def test_unboxed_falls_back_to_anchors_then_to_the_last_number():
     answer = extract_answer("we get 7 and then 9")
     assert answer.source == "last value" and answer.expression == "9"
     assert is_correct("we get 7 and then 9", 9) and not is_correct("we get 7 and then 9", 7)
+    assert is_correct("the total is 45, so we stop", 45)
+    assert is_correct("the total is 1,000, so we stop", 1000)
 
 
 @pytest.mark.parametrize("text", ["", "no numbers here at all", r"\boxed{}", r"\boxed{\frac{1}{}}", "$$", "\\boxed{"])
@@ -116,3 +118,26 @@ def test_symbolic_answers_without_sympy_compare_their_text(monkeypatch):
     assert is_correct(r"\boxed{\frac{1}{2}}", "0.5")     # numbers never need sympy
     assert not is_correct(r"\boxed{x^2+1}", "1+x^2")     # letters do: without it only the same text matches
     assert is_correct(r"\boxed{x^2 + 1}", "x^2+1")
+
+
+# ---- properties ---------------------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = list("0123456789{}\\$()^_=+-*/.,: abcxyz") + [
+    r"\boxed{", r"\frac", r"\sqrt", r"\left(", r"\right)", r"\text{", "answer", "final answer is ", "I hope", "$$"]
+LATEXISH = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LATEXISH, st.integers(0, 999))
+def test_grading_never_raises_on_model_output(text, gold):
+    result = grade(text, gold)
+    assert result.correct in (True, False) and result.score in (0.0, 100.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(-10**6, 10**6), st.integers(1, 10**6), st.text(alphabet="abc 123.,", max_size=30))
+def test_the_last_box_decides(value, other, noise):
+    text = f"{noise} \\boxed{{{value + other}}} {noise} \\boxed{{{value}}} {noise}"
+    assert is_correct(text, value) and not is_correct(text, value + other)
