@@ -252,3 +252,76 @@ def test_cli_json_csv_and_errors(tmp_path, capsys):
     assert "no topk settings" in capsys.readouterr().err
     assert main(["frontier", "--traces", str(root), "--points", "1"]) == 2
     assert main(["frontier", "--traces", str(root), "--peak-tflops", "100"]) == 2
+
+
+# ---- resampled statistics and figures ----------------------------------------------------------------------------
+
+def test_oracle_picks_take_the_cheapest_best_choice():
+    cost = np.array([[1.0, 2.0, 3.0], [3.0, 1.0, 2.0]])
+    acc = np.array([[0.5, 0.5, 1.0], [1.0, 0.0, 1.0]])
+    picks = F.oracle_picks(cost, acc, np.array([0.5, 1.0, 2.5, 3.0]))
+    assert picks.tolist() == [[-1, 0, 0, 2], [-1, 1, 2, 2]]
+
+
+def test_sparse_gain_and_saving_on_a_constructed_case():
+    q = 5
+    dense = make_choices(np.tile([10.0, 20.0], (q, 1)), np.tile([0.4, 0.8], (q, 1)), "qwen3-8b")
+    sparse = make_choices(np.tile([1.0, 5.0], (q, 1)), np.tile([0.4, 0.8], (q, 1)), "qwen3-8b")
+    sparse.config = TraceConfig("aime24", "qwen3-8b", "topk", -1)
+    gain = F.sparse_gain([dense], [sparse], levels=np.array([0.4, 0.8]), n_boot=20, high_fraction=1.0)
+    assert gain.low_cost_gain.estimate == pytest.approx(0.8)      # sparse at 0.8 while dense has nothing yet
+    assert gain.saving.tolist() == pytest.approx([10.0, 4.0])
+    assert gain.saving_at_dense_best.estimate == pytest.approx(4.0)
+    assert gain.max_saving.estimate == pytest.approx(10.0)
+    assert gain.high_cost_gain.estimate == pytest.approx(0.0)
+    assert gain.gain_at(1.0).estimate == pytest.approx(0.4)
+
+
+def test_budget_growth_recovers_a_planted_power_law():
+    """Choices whose cost is budget^a x tokens: the oracle climbs a ladder where tokens double per step."""
+    budgets = np.array([64, 128, 256])
+    tokens = np.array([1000, 2000, 4000, 8000])
+    grid_b, grid_t = np.meshgrid(budgets, tokens, indexing="ij")
+    cost = (grid_b.astype(float) * grid_t).ravel()[None, :]
+    # accuracy rises with tokens and only slightly with budget, so the best use of more cost is mostly tokens
+    acc = (np.log2(grid_t / 500) / 5 + 0.01 * np.log2(grid_b / 32)).ravel()[None, :]
+    choices = F.Choices(TraceConfig("aime24", "qwen3-8b", "topk", -1), "best-of-n", grid_t.ravel(), grid_b.ravel(),
+                        grid_t.ravel()[None, :].astype(float), {b: acc for b in F.BOUNDS},
+                        {m: cost for m in F.METRICS})
+    growth = F.budget_growth(choices, n_boot=10)
+    assert growth.tokens_per_doubling.estimate > growth.budget_per_doubling.estimate
+    assert np.all(np.diff(growth.tokens) >= 0)
+
+
+def test_threshold_replicates_and_choice_table():
+    q = 6
+    small = make_choices(np.tile([1.0, 2.0], (q, 1)), np.tile([0.2, 0.3], (q, 1)), "qwen3-0.6b")
+    big = make_choices(np.tile([1.5, 8.0], (q, 1)), np.tile([0.5, 0.9], (q, 1)), "qwen3-14b")
+    grid = np.geomspace(1, 8, 30)
+    share = F.threshold_replicates([small, big], "eflops", grid, n_boot=25)
+    assert share.to_dict() == {"qwen3-14b": 1.0}
+    table = F.choice_table([small, big])
+    assert len(table) == 4 and table["accuracy"].max() == pytest.approx(0.9)
+
+
+def test_figures_have_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kinetics.plots import scaling
+
+    q = 3
+    choices = [make_choices(np.tile([1.0, 2.0], (q, 1)), np.tile([0.2, 0.3], (q, 1)), "qwen3-0.6b"),
+               make_choices(np.tile([1.5, 8.0], (q, 1)), np.tile([0.5, 0.9], (q, 1)), "qwen3-14b")]
+    frontiers = [F.frontier(c) for c in choices]
+    grid = F.cost_grid(frontiers, 20)
+    env = F.envelope(frontiers, grid)
+    fig = scaling.plot_frontiers(frontiers, grid, env, title="t")
+    ax = fig.axes[0]
+    assert "eFLOP" in ax.get_xlabel() and "%" in ax.get_ylabel()
+    assert any("wins: qwen3-14b" == t.get_text() for t in ax.get_legend().get_texts())
+    table = F.choice_table(choices)
+    fig = scaling.plot_iso_cost(table, "knob", "trials k")
+    assert len(fig.axes) == 4   # two maps and their colour bars
+    ratio = F.cost_ratio(choices, levels=np.array([0.2, 0.5]), n_boot=5)
+    assert scaling.plot_cost_ratio({"case": ratio}).axes[0].get_yscale() == "log"

@@ -1,0 +1,206 @@
+"""Figures of chapters 2 and 3: frontiers, envelopes coloured by the winning model, iso-cost maps, cost ratios,
+sparse-vs-dense envelopes and the growth of the optimal KV budget. Each function returns a matplotlib Figure."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kinetics.plots import MODEL_COLORS, style
+
+ATTENTION_STYLES = {"dense": "-", "topk": "--", "blocktopk": ":"}
+ATTENTION_NAMES = {"dense": "dense", "topk": "oracle top-k", "blocktopk": "block top-k"}
+
+
+def _figure(ncols: int = 1, width: float = 7.5, height: float = 4.5):
+    import matplotlib.pyplot as plt
+
+    style()
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def _model_color(model: str) -> str:
+    return MODEL_COLORS.get(model, "#333333")
+
+
+def _cost_label(unit: str, per: str = "problem") -> str:
+    return f"cost per {per} ({unit}, log scale)"
+
+
+def draw_envelope(ax, env: pd.DataFrame, linewidth: float = 5.0, alpha: float = 0.35, label: bool = True) -> None:
+    """The envelope as thick segments, each coloured by the model that wins there (legend: 'wins: MODEL')."""
+    cost, accuracy, model = env["cost"].to_numpy(), env["accuracy"].to_numpy(), env["model"].to_numpy()
+    seen, i, n = set(), 0, len(env)
+    while i < n:
+        j = i
+        while j + 1 < n and model[j + 1] == model[i]:
+            j += 1
+        if model[i] is not None:
+            stop = min(j + 1, n - 1)   # run on to the next point so the segments join
+            name = f"wins: {model[i]}" if label and model[i] not in seen else None
+            seen.add(model[i])
+            ax.step(cost[i:stop + 1], 100 * accuracy[i:stop + 1], where="post", color=_model_color(model[i]),
+                    linewidth=linewidth, alpha=alpha, solid_capstyle="butt", label=name)
+        i = j + 1
+
+
+def draw_frontiers(ax, frontiers, grid: np.ndarray, color_by: str = "model", bounds: bool = True) -> None:
+    """One step line per setting; a shaded band between the long-CoT bounds where they differ."""
+    budgets = sorted({f.config.budget for f in frontiers})
+    cmap = None
+    if color_by == "budget":
+        import matplotlib
+
+        cmap = matplotlib.colormaps["viridis"]
+    for f in frontiers:
+        config = f.config
+        if color_by == "budget":
+            color = cmap(budgets.index(config.budget) / max(len(budgets) - 1, 1))
+            name = "dense" if config.attention == "dense" else f"B = {config.budget}"
+        else:
+            color = _model_color(config.model)
+            name = config.model if config.attention == "dense" else config.label
+        ax.step(grid, 100 * f.at(grid), where="post", color=color, linewidth=1.4,
+                linestyle=ATTENTION_STYLES.get(config.attention, "-"), label=name)
+        if bounds and f.steps["low"] is not f.steps["estimate"]:
+            ax.fill_between(grid, 100 * f.at(grid, "low"), 100 * f.at(grid, "high"), step="post", color=color,
+                            alpha=0.12, linewidth=0)
+
+
+def plot_frontiers(frontiers, grid: np.ndarray, env: pd.DataFrame | None = None, title: str | None = None,
+                   unit: str = "eFLOP", color_by: str = "model"):
+    """Frontiers of several settings and, if given, their envelope coloured by the winning model."""
+    fig, (ax,) = _figure()
+    if env is not None:
+        draw_envelope(ax, env)
+    draw_frontiers(ax, frontiers, grid, color_by)
+    ax.set_xscale("log")
+    ax.set_xlabel(_cost_label(unit))
+    ax.set_ylabel("accuracy on AIME24 (%)")
+    ax.set_ylim(0, 100)
+    if len(frontiers) > 12:   # many settings: the legend goes beside the axes
+        fig.set_size_inches(11, 5.5)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=2, fontsize=7)
+    else:
+        ax.legend(loc="upper left", ncol=2, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_laws(panels: Sequence[Mapping], suptitle: str | None = None):
+    """Side-by-side frontier panels (e.g. the old law under FLOPs, the Kinetics law under eFLOPs).
+
+    Each panel: {"frontiers", "grid", "env", "title", "unit"}.
+    """
+    fig, axes = _figure(len(panels), width=6.2 * len(panels), height=4.6)
+    for ax, panel in zip(axes, panels):
+        draw_envelope(ax, panel["env"])
+        draw_frontiers(ax, panel["frontiers"], panel["grid"], panel.get("color_by", "model"))
+        ax.set_xscale("log")
+        ax.set_xlabel(_cost_label(panel.get("unit", "eFLOP")))
+        ax.set_ylabel("accuracy on AIME24 (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(panel.get("title", ""))
+        ax.legend(loc="upper left", ncol=2, fontsize=7.5)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequence[str] = ("flops", "eflops"),
+                  titles: Sequence[str] | None = None, units: Sequence[str] = ("FLOP", "eFLOP")):
+    """Accuracy over model size x knob (trials or length budget), with iso-cost contours of each metric.
+
+    `table`: columns model, params, `knob`, accuracy, and one column per metric (mean cost per problem).
+    Near-vertical contours mean the cost is set by the model size, horizontal ones that it is set by the knob.
+    """
+    fig, axes = _figure(len(metrics), width=6.0 * len(metrics), height=4.6)
+    models = table.sort_values("params")["model"].unique().tolist()
+    knobs = sorted(table[knob].unique())
+    acc = table.pivot_table(index=knob, columns="model", values="accuracy").reindex(index=knobs, columns=models)
+    x, y = np.arange(len(models)), np.arange(len(knobs))
+    for i, (ax, metric) in enumerate(zip(axes, metrics)):
+        mesh = ax.pcolormesh(x, y, 100 * acc.to_numpy(), shading="nearest", cmap="Greys", vmin=0, vmax=100)
+        cost = table.pivot_table(index=knob, columns="model", values=metric).reindex(index=knobs, columns=models)
+        logs = np.log10(cost.to_numpy())
+        finite = logs[np.isfinite(logs)]
+        levels = np.arange(np.floor(finite.min() * 2) / 2, np.ceil(finite.max() * 2) / 2 + 0.01, 0.5)
+        lines = ax.contour(x, y, np.ma.masked_invalid(logs), levels=levels, cmap="plasma", linewidths=1.4)
+        ax.clabel(lines, fmt=lambda v: f"1e{v:g}", fontsize=7)
+        ax.set_xticks(x, [m.replace("qwen3-", "") for m in models])
+        ax.set_yticks(y, [f"{k:g}" for k in knobs])
+        if len(knobs) > 12:
+            for label in ax.get_yticklabels()[1::2]:
+                label.set_visible(False)
+        ax.set_xlabel("Qwen3 model size")
+        ax.set_ylabel(knob_label)
+        ax.grid(False)
+        title = titles[i] if titles else f"iso-{metric} contours ({units[i]}, log10)"
+        ax.set_title(title)
+        fig.colorbar(mesh, ax=ax, label="accuracy (%)")
+    return fig
+
+
+def plot_cost_ratio(ratios: Mapping[str, object], title: str | None = None):
+    """Cost of the FLOPs-optimal choice over the eFLOPs-optimal one, per accuracy level, one line per case."""
+    fig, (ax,) = _figure()
+    for name, ratio in ratios.items():
+        ax.plot(100 * ratio.levels, ratio.ratio, marker=".", markersize=3, linewidth=1.3,
+                label=f"{name}: max {ratio.max_ratio.estimate:.2f}x")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(3.0, color="grey", linewidth=0.8, linestyle="--", label="paper: up to 3x")
+    ax.set_xlabel("accuracy level (%)")
+    ax.set_ylabel("eFLOPs of the FLOPs-optimal choice / least eFLOPs")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_attention_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str | None = None,
+                             marks: Sequence[tuple] = ()):
+    """Envelopes (over models) of dense and sparse attention. curves: label -> (grid, accuracy, attention kind).
+    marks: (cost, accuracy, text) annotations."""
+    fig, (ax,) = _figure()
+    colors = {"dense": "#333333", "topk": "#C44E52", "blocktopk": "#4C72B0"}
+    for label, (grid, accuracy, kind) in curves.items():
+        ax.step(grid, 100 * np.asarray(accuracy), where="post", linewidth=2.0, color=colors.get(kind, None),
+                linestyle=ATTENTION_STYLES.get(kind, "-"), label=label)
+    for cost, accuracy, text in marks:
+        ax.annotate(text, (cost, 100 * accuracy), xytext=(8, -14), textcoords="offset points", fontsize=8,
+                    arrowprops={"arrowstyle": "-", "color": "grey"})
+    ax.set_xscale("log")
+    ax.set_xlabel(_cost_label(unit))
+    ax.set_ylabel("accuracy on AIME24 (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(loc="upper left")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_growth(growths: Mapping[str, object], unit: str = "eFLOP", title: str | None = None):
+    """Mean KV budget and generated tokens the oracle picks, against cost, per model (log-log, with the fits)."""
+    fig, axes = _figure(2, width=11.5, height=4.3)
+    for model, growth in growths.items():
+        color = _model_color(model)
+        for ax, values, rate, what in ((axes[0], growth.budget, growth.budget_per_doubling, "budget"),
+                                       (axes[1], growth.tokens, growth.tokens_per_doubling, "tokens")):
+            ax.plot(growth.grid, values, color=color, linewidth=1.5,
+                    label=f"{model}: x{rate.estimate:.2f} per doubling")
+            fit = np.polyfit(np.log2(growth.grid), np.log2(values), 1)
+            ax.plot(growth.grid, 2 ** np.polyval(fit, np.log2(growth.grid)), color=color, linewidth=0.8,
+                    linestyle="--")
+    for ax, label in ((axes[0], "mean KV budget chosen (tokens)"), (axes[1], "mean generated tokens chosen")):
+        ax.set_xscale("log")
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel(_cost_label(unit))
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7.5)
+    if title:
+        fig.suptitle(title)
+    return fig
