@@ -28,7 +28,8 @@ Functions
   recomputes, in place, the summary of every page holding a token at positions ``[start_lens[b], seq_lens[b])``;
   with ``start_lens=None`` only the page of the last token (call it after appending one decode token; call it with
   ``start_lens=zeros`` after a prefill).
-- ``select_pages(q, summaries, page_table, seq_lens, budget, kind="mean", num_sink_pages=1) -> selected``
+- ``select_pages(q, summaries, page_table, seq_lens, page_size, budget, kind=None, num_sink_pages=1)``
+  ``-> selected`` (``kind=None`` reads it from the summaries' shape)
   block top-k per (sequence, KV head): scores every page from its summary (summed over the query heads of the
   group), keeps the ``num_sink_pages`` first pages and the current (last) page, and fills the rest of the
   ``budget`` (pages, forced pages included) with the best-scoring pages. One fused kernel: the scores stay in
@@ -36,7 +37,7 @@ Functions
 - ``sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale=None, num_splits=None)``
   decode attention over the selected pages only. With ``budget >= ceil(seq_len / page_size)`` it equals
   ``paged_decode``.
-- ``block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind="mean",
+- ``block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind=None,
   num_sink_pages=1, ...) -> (out, selected)``: selection then sparse decode.
 
 Every function checks its inputs before launching (dtype, contiguity, shapes, head_dim, budget, page-table entries

@@ -25,7 +25,7 @@ if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") in (None, "", "0"):
 
 # Relative error bounds: the output is rounded to the input dtype (fp16 eps 1e-3, bf16 eps 8e-3).
 TOLERANCE = {torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
-CASES = settings(max_examples=50, deadline=None, derandomize=True,
+CASES = settings(max_examples=int(os.environ.get("KINETICS_KERNEL_EXAMPLES", "50")), deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run on the lent GPU (the device tool) from the repository root:
+#   KINETICS_COMMIT=<sha> bash bench/attention_gpu.sh [tests] [quick|full]
+# Installs the carried FlashInfer wheels (.whl/), maps kernels/ to kinetics.kernels, checks the kernels against the
+# references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log under $OUT.
+set -euo pipefail
+export PYTHONUNBUFFERED=1 CUDA_HOME=/usr/local/cuda
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD
+[ -e kinetics/kernels ] || ln -s ../kernels kinetics/kernels   # what pyproject's package-dir does on install
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
+python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+for step in "$@"; do
+  case $step in
+    tests) KINETICS_KERNEL_EXAMPLES=${EXAMPLES:-4} TRITON_INTERPRET=0 python3 -m pytest -q -x -p no:cacheprovider \
+             tests/test_kernels.py 2>&1 | tail -5 ;;
+    quick) python3 -m kinetics.cli bench attention --quick --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
+    full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
+  esac
+done
