@@ -111,7 +111,9 @@ class LLM:
                 seq.append(token)
                 if seq.params.return_logits:
                     seq.logits.append(logits[row].cpu())
-            scheduler.postprocess(batch)
+            now = time.perf_counter() - start
+            for seq in scheduler.postprocess(batch):
+                seq.finished_at = now
             if bar is not None:
                 bar.update(len(sampling))
         if self.device.type == "cuda":
@@ -122,7 +124,8 @@ class LLM:
         for seq in seqs:
             outputs[seq.seq_id] = RequestOutput(
                 seq.seq_id, seq.prompt if isinstance(seq.prompt, list) else [], list(seq.output),
-                seq.finish_reason, seq.error, seq.preemptions, seq.logits if seq.params.return_logits else None)
+                seq.finish_reason, seq.error, seq.preemptions, seq.logits if seq.params.return_logits else None,
+                seq.finished_at)
         self.last_stats = self._stats(seqs, scheduler, allocator, wall)
         return [outputs[seq.seq_id] for seq in seqs]
 

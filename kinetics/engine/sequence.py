@@ -82,6 +82,7 @@ class Sequence:
     error: str | None = None
     preemptions: int = 0
     logits: list = field(default_factory=list)
+    finished_at: float | None = None   # seconds after generate() started
 
     @property
     def tokens(self) -> list[int]:
@@ -120,3 +121,4 @@ class RequestOutput:
     error: str | None = None
     preemptions: int = 0
     logits: list | None = None
+    finished_at: float | None = None   # seconds after generate() started
