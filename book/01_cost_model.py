@@ -244,6 +244,28 @@ pd.DataFrame([{"cost": metric, "level (T)": level / 1e12, "slope d log L / d log
 #   = L_{\text{in}} m + \frac{m(m-1)}{2} + B_{\text{keep}}(L - m), \qquad m = \mathrm{clip}(B_{\text{keep}} - L_{\text{in}} + 1, 0, L).
 # $$
 #
+# The paper approximates it by $S \approx BL + \tfrac12\max(0, B - L_{\text{in}})^2$; its published tables use the
+# $+$ sign, its released block top-k code the $-$ sign. Both against the exact sum, for a 150-token prompt:
+
+# %%
+sum_rows = []
+for budget in (256, 1024):
+    for g in (100, 500, 2000, gen_tokens):
+        exact_s = float(C.attended_keys(150, g, budget))
+        sum_rows.append({"budget B": budget, "generation L": g, "exact S": exact_s,
+                         "paper S (+)": float(C.paper_attended_keys(150, g, budget, +1)),
+                         "paper S (-)": float(C.paper_attended_keys(150, g, budget, -1))})
+sums = pd.DataFrame(sum_rows)
+sums["(+) / exact"] = sums["paper S (+)"] / sums["exact S"]
+sums["(-) / exact"] = sums["paper S (-)"] / sums["exact S"]
+sums
+
+# %% [markdown]
+# The $-$ form is the right continuous approximation once the context has outgrown the budget (it is then off by
+# less than $B$ keys) but turns negative when $L_{\text{in}} + L < B$. The $+$ form, the one behind the published
+# tables, adds $(B - L_{\text{in}})^2$ too much: several-fold at short generations, a few percent at long ones.
+# We use the exact sum.
+#
 # Attention FLOPs and K/V reads become linear in $L$. *Oracle* top-k (the paper's) gets its selection for free;
 # a real top-k must score every key, which is the dense $q\cdot K$ (`priced_search=True`). Block top-k scores one
 # mean key per block of $s$ tokens, $1/s$ of the keys, and attends the best $B/s$ blocks. Layers kept dense (LiteSys
@@ -338,12 +360,10 @@ display(Markdown("**Top-k 256**:"), simplification_table(Attention.topk(256)))
 #   bounded by the memory the KV caches need, so at long generations a batch holds a few dozen sequences and each
 #   token still pays a visible share of a weight read. For dense attention that adds a moderate fraction; for sparse
 #   attention, whose K/V traffic is small, it becomes the largest memory term.
-# - **The sign of the $(B - L_{\text{in}})^2/2$ term.** The paper's $S$ is an approximation of a discrete sum that
-#   is easy to compute exactly. With $+$ it overstates short generations several-fold and long ones by a few
-#   percent (for $B$ = 1024, $L_{\text{in}}$ = 150: `C.attended_keys(150, 500, 1024)` = 199,750 keys against their
-#   893,938); we use the exact sum.
+# - **The sign of the $(B - L_{\text{in}})^2/2$ term.** The paper's $S$ approximates a discrete sum that is easy to
+#   compute exactly (section 1.7); we use the exact sum.
 # - **Unpriced dense layer and sinks.** LiteSys keeps layer 0 dense and 4 sink tokens in every sparse run; the paper
-#   prices neither. One dense layer of 36 reads the full KV of that layer at every step.
+#   prices neither. The one dense layer reads its full KV at every step, a dense price on a sparse run.
 # - **Prefill and K/V writes.** Small for AIME-length prompts, included for completeness.
 # - **Prompt sharing across trials.** The paper shares the prompt's K/V across the $N$ trials as if all were equally
 #   long; we read it once per step while any trial is alive, so best-of-$N$ pays for the longest of the $N$

@@ -419,6 +419,12 @@ def paper_params(model: ModelSpec) -> float:
     return PAPER_PARAMS.get(model.name, float(model.params_total))
 
 
+def paper_attended_keys(ctx, gen, budget, sign: int = PAPER_SIGN):
+    """The paper's S = B gen + sign x max(0, B - ctx)^2 / 2, their stand-in for sum_t min(B, ctx + t)."""
+    ctx, gen = np.asarray(ctx), np.asarray(gen)
+    return budget * gen + sign * 0.5 * np.maximum(0, budget - ctx) ** 2
+
+
 def paper_terms(params, num_heads, num_kv_heads, head_dim_layers, ctx, gen, trials, attention: Attention,
                 sign: int = PAPER_SIGN) -> dict:
     """The authors' dense_cost / zero_overhead_sparse_cost / block_sparse_cost for `trials` trials all `gen` long,
@@ -435,7 +441,7 @@ def paper_terms(params, num_heads, num_kv_heads, head_dim_layers, ctx, gen, tria
         out["bytes_kv"] = 2.0 * (2 * ctx + gen * n) * gen * hkv * hdl
         return out
     budget = attention.budget + attention.local_window
-    s = budget * gen + sign * 0.5 * np.maximum(0, budget - ctx) ** 2
+    s = paper_attended_keys(ctx, gen, budget, sign)
     out["flops_attention"] = 4 * s * hq * hdl * n
     out["bytes_kv"] = 4 * s * hkv * hdl * n
     if attention.kind == "blocktopk":

@@ -132,6 +132,7 @@ def test_paper_sign_fault_against_the_exact_sum():
     for sign, want in ((+1, 893_938), (-1, 130_062)):
         terms = C.paper_terms(0, 1, 1, hdl, 150, 500, 1, Attention.topk(1024), sign=sign)
         assert round(terms["bytes_kv"] / 4) == want
+        assert round(float(C.paper_attended_keys(150, 500, 1024, sign))) == want
 
 
 # ---- properties ------------------------------------------------------------------------------------------------------
