@@ -289,8 +289,9 @@ pd.DataFrame(budget_rows).set_index("attention")
 #
 # The `paper` convention implements the authors' `cost_model/utils.py` as published, faults included: their
 # parameter counts, $E = 562.5$ (B200, FP8), no weight reads, $S = BL + \tfrac12\max(0, B - L_{\text{in}})^2$ for
-# both sparse kinds. First the worked example of ORIGINAL.md §1.2 (a 16,000-token generation after a 150-token
-# prompt, tera-eFLOPs), always on B200 since that is where their $E$ comes from:
+# both sparse kinds (Infini-AI-Lab/Kinetics on GitHub). First a worked example of their formulas, one dense
+# 16,000-token generation after a 150-token prompt, in tera-eFLOPs, always on B200 since that is where their $E$
+# comes from:
 
 # %%
 pd.DataFrame([{"model": m, **{k: v / 1e12 for k, v in {
@@ -328,8 +329,8 @@ if table is not None:
           f"max relative error over {len(table)} rows: {np.max(np.abs(total / table['total_cost'] - 1)):.1e}")
 
 # %% [markdown]
-# `tests/test_reproduce_paper.py` does this for all 44 tables and every cost column, within $10^{-9}$ (in fact to the
-# last bit of a double), and pins the two faults the tables carry: the 14B tables were computed with
+# `tests/test_reproduce_paper.py` does this for all 44 tables and every cost column, within a relative $10^{-9}$,
+# and pins the two faults the tables carry: the 14B tables were computed with
 # $P = 14.33\times10^9$ (their notebooks' label) rather than their scripts' $14.77\times10^9$, and the 32B top-k 128
 # table was priced with the dense formula. It also pins that the block top-k tables use the $+$ sign in $S$, although
 # the released block-sparse code has $-$.

@@ -1,6 +1,6 @@
 """The prompt the Kinetics authors sent, and how many tokens it is.
 
-Their LiteSys evaluation (`eval_math.py`, ORIGINAL.md §4.5) wraps each problem in one fixed instruction, sends it as
+Their LiteSys evaluation (`eval_math.py` in Infini-AI-Lab/Kinetics) wraps each problem in one fixed instruction, sends it as
 a single user turn through the Qwen chat template with thinking on, and the cost model's `ctx` is the length of
 that templated prefix. Qwen3's template for one user turn with the generation prompt added renders as
 `<|im_start|>user\\n{content}<|im_end|>\\n<|im_start|>assistant\\n` (thinking on adds nothing; thinking off would

@@ -117,7 +117,7 @@ def test_totals_are_the_sums_of_the_terms_and_units_hold():
 
 
 def test_paper_convention_reproduces_the_worked_example():
-    # ORIGINAL.md 1.2: 16k tokens (16,000), 150-token prompt, dense, N = 1, tera-eFLOPs
+    # their formulas by hand: 16,000 tokens, 150-token prompt, dense, N = 1, tera-eFLOPs (8B: 262 / 77 / 10,816)
     for name, (params, attention, memory) in {"qwen3-8b": (262, 77, 10816), "qwen3-0.6b": (24, 30, 8412)}.items():
         c = generation_cost(name, "b200", 150, 16000, convention="paper")
         assert round(c.breakdown["flops_params"] / 1e12) == params
@@ -126,7 +126,7 @@ def test_paper_convention_reproduces_the_worked_example():
 
 
 def test_paper_sign_fault_against_the_exact_sum():
-    # ORIGINAL.md 1.4: B = 1024, ctx = 150, gen = 500: exact 199,750; their + form 893,938; their - form 130,062
+    # the sum by hand: B = 1024, ctx = 150, gen = 500: exact 199,750; their + form 893,938; their - form 130,062
     assert C.attended_keys(150, 500, 1024) == 199_750
     hdl = 1.0
     for sign, want in ((+1, 893_938), (-1, 130_062)):
