@@ -47,7 +47,7 @@ nbval: install
 	for ch in $(CHAPTERS); do \
 	  nb=$(NBVAL_DIR)/$$(basename $$ch .py).ipynb; \
 	  $(VENV)/bin/jupytext -q --to ipynb $$ch -o $$nb && \
-	  $(VENV)/bin/papermill -q --prepare-only $$nb $$nb -p quick True || exit 1; \
+	  $(VENV)/bin/papermill --prepare-only $$nb $$nb -p quick True || exit 1; \
 	done
 	if [ -n "$(CHAPTERS)" ]; then cd book && TRITON_INTERPRET=1 ../$(VENV)/bin/pytest -q -p no:cacheprovider \
 	  --nbval-lax --nbval-cell-timeout=900 -n $(JOBS) --dist loadfile ../$(NBVAL_DIR); fi
