@@ -78,15 +78,19 @@ class Choices:
         return self.config.label
 
 
-def _attention_of(config: TraceConfig):
+def _attention_of(config: TraceConfig, sparse_options: dict | None = None):
+    """The cost model's Attention for a trace setting. `sparse_options` (sink_tokens, dense_layers, priced_search
+    for top-k) price what the paper leaves out of sparse runs, e.g. LiteSys's dense layer 0 and 4 sink tokens."""
     from kinetics.cost import Attention
 
     if config.attention == "dense":
         return Attention.dense()
+    options = dict(sparse_options or {})
     selected = config.budget - config.local_window
     if config.attention == "topk":
-        return Attention.topk(selected, local_window=config.local_window)
-    return Attention.blocktopk(selected, config.block_size, local_window=config.local_window)
+        return Attention.topk(selected, local_window=config.local_window, **options)
+    options.pop("priced_search", None)
+    return Attention.blocktopk(selected, config.block_size, local_window=config.local_window, **options)
 
 
 def _metric_arrays(arrays: dict) -> dict[str, np.ndarray]:
@@ -95,14 +99,15 @@ def _metric_arrays(arrays: dict) -> dict[str, np.ndarray]:
     return {metric: np.asarray(metric_of(arrays, metric), dtype=float) for metric in METRICS}
 
 
-def best_of_n_choices(data: ProblemArrays, hardware, convention: str = "exact", **cost_options) -> Choices:
+def best_of_n_choices(data: ProblemArrays, hardware, convention: str = "exact", sparse_options: dict | None = None,
+                      **cost_options) -> Choices:
     from kinetics.cost import best_of_n_cost_arrays
 
     n = data.n_samples
     ks = np.arange(1, n + 1)
     accuracy = pass_at_k(n, data.num_correct[:, None], ks[None, :])
     arrays = best_of_n_cost_arrays(data.config.model, hardware, data.prompt_tokens, data.gen_tokens, ks,
-                                   _attention_of(data.config), convention, **cost_options)
+                                   _attention_of(data.config, sparse_options), convention, **cost_options)
     tokens = ks[None, :] * data.gen_tokens.mean(axis=1, keepdims=True)
     return Choices(data.config, "best-of-n", ks, np.full(n, data.config.budget), tokens,
                    {bound: accuracy for bound in BOUNDS}, _metric_arrays(arrays), convention)
@@ -126,7 +131,8 @@ def long_cot_accuracy(data: ProblemArrays, budgets: np.ndarray) -> dict[str, np.
 
 
 def long_cot_choices(data: ProblemArrays, hardware, convention: str = "exact",
-                     budgets: Sequence[int] = LENGTH_BUDGETS, **cost_options) -> Choices:
+                     budgets: Sequence[int] = LENGTH_BUDGETS, sparse_options: dict | None = None,
+                     **cost_options) -> Choices:
     from kinetics.cost import per_sample_cost_arrays
 
     budgets = np.asarray(budgets, dtype=np.int64)
@@ -134,7 +140,7 @@ def long_cot_choices(data: ProblemArrays, hardware, convention: str = "exact",
         raise InputError(f"length budgets must be integers >= 1, got {budgets!r}")
     cut = np.minimum(data.gen_tokens[:, :, None], budgets[None, None, :])  # (Q, n, G)
     arrays = per_sample_cost_arrays(data.config.model, hardware, data.prompt_tokens[:, None, None], cut,
-                                    _attention_of(data.config), convention, **cost_options)
+                                    _attention_of(data.config, sparse_options), convention, **cost_options)
     cost = {metric: values.mean(axis=1) for metric, values in _metric_arrays(arrays).items()}
     return Choices(data.config, "long-cot", budgets, np.full(budgets.size, data.config.budget), cut.mean(axis=1),
                    long_cot_accuracy(data, budgets), cost, convention)
@@ -319,6 +325,27 @@ def winner_spans(env: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["model", "start", "stop", "accuracy"])
     frame["decades"] = np.log10(frame["stop"] / frame["start"]) if len(frame) else []
     return frame
+
+
+def winners_by_part(env: pd.DataFrame, column: str = "model", parts: int = 3) -> list:
+    """The winner (`column`: model or budget) over the most log-cost in each of `parts` equal slices of the range
+    where the envelope rises (first positive accuracy to first reaching its best): low, middle, high cost."""
+    accuracy = env["accuracy"].to_numpy()
+    if not (accuracy > 0).any():
+        return [None] * parts
+    start = int(np.argmax(accuracy > 0))
+    stop = int(np.argmax(accuracy >= accuracy.max() - 1e-12))
+    part = env.iloc[start: stop + 1]
+    log_cost = np.log10(part["cost"].to_numpy())
+    widths = np.diff(log_cost, append=log_cost[-1])
+    edges = np.linspace(log_cost[0], log_cost[-1], parts + 1)
+    slot = np.clip(np.searchsorted(edges, log_cost, side="right") - 1, 0, parts - 1)
+    frame = pd.DataFrame({"slot": slot, "winner": part[column].to_numpy(), "width": widths})
+    out = []
+    for i in range(parts):
+        share = frame[frame["slot"] == i].groupby("winner", sort=False)["width"].sum()
+        out.append(share.idxmax() if len(share) else None)
+    return out
 
 
 def threshold_model(env: pd.DataFrame, from_fraction: float = 0.5) -> tuple[str | None, pd.DataFrame]:

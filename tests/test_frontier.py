@@ -161,6 +161,14 @@ def test_envelope_names_the_winner_and_ties_go_to_the_smaller_model():
     assert spans["model"].tolist() == ["qwen3-0.6b", "qwen3-8b"]
 
 
+def test_winners_by_part():
+    grid = np.geomspace(1, 1e3, 7)
+    env = pd.DataFrame({"cost": grid, "accuracy": [0.0, 0.1, 0.2, 0.5, 0.6, 0.9, 0.9],
+                        "budget": pd.Series([None, 32, 32, 64, 256, 256, 256], dtype=object)})
+    # rising range: costs 10^0.5 .. 10^2.5, thirds of 2/3 decade each
+    assert F.winners_by_part(env, "budget") == [32, 64, 256]
+
+
 def test_threshold_is_the_widest_span_past_half_accuracy():
     grid = np.geomspace(1, 1e4, 9)   # half a decade per step
     env = pd.DataFrame({"cost": grid, "accuracy": [0.0, 0.1, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.95],

@@ -155,15 +155,20 @@ def plot_cost_ratio(ratios: Mapping[str, object], title: str | None = None):
     ax.set_xlabel("accuracy level (%)")
     ax.set_ylabel("eFLOPs of the FLOPs-optimal choice / least eFLOPs")
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%gx"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%gx"))
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
     return fig
 
 
-def plot_attention_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str | None = None,
-                             marks: Sequence[tuple] = ()):
-    """Envelopes (over models) of dense and sparse attention. curves: label -> (grid, accuracy, attention kind).
+def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str | None = None,
+                   marks: Sequence[tuple] = ()):
+    """Envelopes (over models) side by side. curves: label -> (grid, accuracy, kind); kind "dense", "topk" or
+    "blocktopk" sets the book's colour and line style for that attention, anything else takes the next colour.
     marks: (cost, accuracy, text) annotations."""
     fig, (ax,) = _figure()
     colors = {"dense": "#333333", "topk": "#C44E52", "blocktopk": "#4C72B0"}
