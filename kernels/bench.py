@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "attention": ("kinetics.kernels.bench", "register_attention",
                   "our Triton paged decode kernels (dense, block top-k) vs FlashInfer"),
+    "engine": ("kinetics.engine.bench", "register_engine",
+               "the engine end to end: TARGETS workload vs HF, trace replay, cost model vs clock"),
 }
 
 # The shapes of TARGETS.md: (rows, context, page, selected pages = top pages + the current page)
@@ -55,6 +57,8 @@ def register_attention(parser: argparse.ArgumentParser) -> None:
                         help="output JSON (default data/results/<device>/attention.json)")
     parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
     parser.add_argument("--no-flashinfer", action="store_true", help="time our kernels only")
+    parser.add_argument("--tune", action="store_true",
+                        help="time launch-parameter variants of our kernels at the TARGETS.md shapes (tune.json)")
     parser.set_defaults(func=run_attention)
 
 
@@ -160,12 +164,13 @@ def _flashinfer_wrapper(problem, indices, pages_per_row, workspace):
     return wrapper
 
 
-def torch_select_into(problem, compressed, top, indices_2d):
+def torch_select_into(problem, compressed, top, indices_2d, dtype=None):
     """The anchor's selection: mean-key scores summed over the group, torch.topk over all but the current page,
     physical pages written into FlashInfer's index buffer (the current page stays in the last column)."""
     import torch
 
-    scores = torch.bmm(compressed[:, :-1], problem.q.sum(1, keepdim=True).transpose(1, 2)).squeeze(-1)
+    q = problem.q.sum(1, keepdim=True) if dtype is None else problem.q.to(dtype).sum(1, keepdim=True)
+    scores = torch.bmm(compressed[:, :-1], q.transpose(1, 2)).squeeze(-1)
     top_pages = scores.topk(top, dim=1, sorted=False).indices
     indices_2d[:, :top] = torch.gather(problem.page_table, 1, top_pages)
 
@@ -218,10 +223,13 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
         compressed = summ[pt.long(), 0, 0].contiguous()  # [rows, pages, D]: the authors' per-request layout
         anchor_select = lambda: torch_select_into(problem, compressed, selected_pages - 1, indices)  # noqa: E731
         anchor_attn = lambda: fi_sparse.run(q, (k, v))  # noqa: E731
-        anchor_select()
-        chosen_torch = torch.sort(indices, dim=1).values
+        exact = torch.empty_like(indices)
+        exact[:, -1] = indices[:, -1]
+        torch_select_into(problem, compressed.float(), selected_pages - 1, exact, torch.float32)
+        chosen_torch = torch.sort(exact, dim=1).values
         chosen_ours = torch.sort(torch.gather(pt, 1, sel[:, 0].long()), dim=1).values
-        row["selection_agreement"] = float((chosen_torch == chosen_ours).float().mean())
+        row["selection_agreement_fp32"] = float((chosen_torch == chosen_ours).float().mean())
+        del exact
         row["anchor_select"] = time_ms(anchor_select, repeats)
         row["flashinfer_sparse_attn"] = time_ms(anchor_attn, repeats)
         row["anchor_total"] = time_ms(lambda: (anchor_select(), anchor_attn()), repeats)
@@ -365,11 +373,10 @@ def kernel_resources() -> dict:
 
 
 def _collect_resources(report: dict) -> None:
-    from kinetics.kernels import block_topk, page_summary, paged_decode
-
-    for module, name in ((paged_decode, "_decode_split_kernel"), (paged_decode, "_combine_splits"),
-                         (block_topk, "_select_kernel"), (page_summary, "_summary_kernel")):
-        fn = getattr(module, name)
+    for module, name in (("paged_decode", "_decode_split_kernel"), ("paged_decode", "_combine_splits"),
+                         ("block_topk", "_select_kernel"), ("block_topk", "_score_kernel"),
+                         ("block_topk", "_select_from_keys_kernel"), ("page_summary", "_summary_kernel")):
+        fn = getattr(importlib.import_module(f"kinetics.kernels.{module}"), name)
         caches = getattr(fn, "device_caches", None) or getattr(fn, "cache", {})
         entries = []
         for cache in caches.values():
@@ -392,6 +399,78 @@ def _provenance(provenance, command: str) -> dict:
     return record
 
 
+def tune(out: Path, repeats: int = 15) -> None:
+    """Time launch-parameter variants (kernels' CONFIG) at three TARGETS.md shapes; write a table to `out`."""
+    import copy
+    import itertools
+
+    import torch
+
+    bt = importlib.import_module("kinetics.kernels.block_topk")  # the modules (the package exports functions)
+    pd = importlib.import_module("kinetics.kernels.paged_decode")
+    base_bt, base_pd = copy.deepcopy(bt.CONFIG), copy.deepcopy(pd.CONFIG)
+    rows_out = []
+    for rows, context, page, selected in [(2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 8192, 16, 65)]:
+        torch.cuda.empty_cache()
+        p = Problem(rows, context, page, 4, torch.bfloat16)
+        sel = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
+                              validate=False, method="fused")
+        shape = {"rows": rows, "context": context, "page_size": page, "selected_pages": selected}
+
+        def record(kernel, variant, fn, nbytes):
+            t = time_ms(fn, repeats)["median_ms"]
+            rows_out.append({**shape, "kernel": kernel, "variant": variant, "median_ms": t,
+                             "tbps": nbytes / (t * 1e-3) / 1e12})
+            log.info("%s %s %s: %.3f ms %.2f TB/s", shape, kernel, variant, t, rows_out[-1]["tbps"])
+
+        for chunk, warps in itertools.product((32, 64, 128), (4, 8)):
+            bt.CONFIG.update(copy.deepcopy(base_bt))
+            bt.CONFIG["fused_chunk"][HEAD_DIM], bt.CONFIG["fused_warps"] = chunk, warps
+            again = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
+                                    validate=False, method="fused")
+            assert torch.equal(again, sel)
+            record("select_fused", f"chunk={chunk} warps={warps}", lambda: bt.select_pages(
+                p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0, validate=False,
+                method="fused"), p.summary_bytes())
+        for chunk, warps in itertools.product((16, 32, 64), (2, 4)):
+            bt.CONFIG.update(copy.deepcopy(base_bt))
+            bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
+            again = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
+                                    validate=False, method="two_pass")
+            assert torch.equal(again, sel)
+            record("select_two_pass", f"chunk={chunk} warps={warps}", lambda: bt.select_pages(
+                p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0, validate=False,
+                method="two_pass"), p.summary_bytes())
+        bt.CONFIG.update(copy.deepcopy(base_bt))
+        kv = p.kv_bytes(selected * page)
+        for block_n, warps, stages, splits in itertools.product((16, 32, 64), (4, 8), (2, 3, 4), (1, 2, 4)):
+            if (warps == 8 and block_n == 16) or (splits == 4 and block_n == 64):
+                continue
+            pd.CONFIG["sparse"] = {**base_pd["sparse"], "block_n": {}, "block_n_default": block_n, "warps": {},
+                                   "warps_default": warps, "stages": stages}
+            record("sparse_attn", f"block_n={block_n} warps={warps} stages={stages} splits={splits}",
+                   lambda: pd.sparse_paged_decode(p.q, p.k, p.v, p.page_table, p.seq_lens, sel, validate=False,
+                                                  num_splits=splits), kv)
+        pd.CONFIG.update(copy.deepcopy(base_pd))
+        if rows == 512:
+            for block_n, stages in itertools.product((32, 64, 128), (2, 3, 4)):
+                pd.CONFIG["dense"] = {**base_pd["dense"], "block_n": {}, "block_n_default": block_n,
+                                      "stages": stages}
+                record("dense", f"block_n={block_n} stages={stages}", lambda: pd.paged_decode(
+                    p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False), p.kv_bytes(context))
+            pd.CONFIG.update(copy.deepcopy(base_pd))
+        del p
+    out.write_text(json.dumps(rows_out, indent=1))
+    best = {}
+    for r in rows_out:
+        key = (r["rows"], r["context"], r["kernel"])
+        if key not in best or r["median_ms"] < best[key]["median_ms"]:
+            best[key] = r
+    for (rows, context, kernel), r in sorted(best.items()):
+        print(f"best {kernel:16s} rows {rows:5d} ctx {context:6d}: {r['variant']:40s} {r['median_ms']:.3f} ms "
+              f"{r['tbps']:.2f} TB/s")
+
+
 def run_attention(args) -> int:
     import torch
 
@@ -408,6 +487,9 @@ def run_attention(args) -> int:
             raise InputError(f"flashinfer is not importable ({error}); install flashinfer-python or pass "
                              "--no-flashinfer") from error
     out = args.out or results_dir(device_slug()) / "attention.json"
+    if args.tune:
+        tune(out.with_name("tune.json"))
+        return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
     repeats = 15 if args.quick else 30
     dtype = torch.bfloat16

@@ -23,6 +23,65 @@ from kinetics.kernels.paged_decode import sparse_paged_decode
 
 
 @triton.jit
+def _folded_query(q_ptr, b, h, stride_qb, stride_qh,
+                  GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr):
+    """The group's query heads folded into the vectors a page score needs: (sum of q, sum of q+, sum of q-)."""
+    g = tl.arange(0, GROUP_PAD)
+    d = tl.arange(0, HEAD_DIM)
+    q = tl.load(q_ptr + b * stride_qb + (h * GROUP + g)[:, None] * stride_qh + d[None, :],
+                mask=(g < GROUP)[:, None], other=0.0).to(tl.float32)
+    q_pos = tl.sum(tl.maximum(q, 0.0), axis=0)  # minmax: weights of kmax
+    q_neg = tl.sum(tl.minimum(q, 0.0), axis=0)  # minmax: weights of kmin
+    return q_pos + q_neg, q_pos, q_neg
+
+
+@triton.jit
+def _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh,
+               HEAD_DIM: tl.constexpr, MINMAX: tl.constexpr):
+    """Order-preserving int32 keys of the scores of a chunk of pages (INT32_MIN where not `free`)."""
+    d = tl.arange(0, HEAD_DIM)
+    summary = summ_ptr + phys[:, None] * stride_sp + h * stride_sh + d[None, :]
+    if MINMAX:
+        kmin = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
+        kmax = tl.load(summary + HEAD_DIM, mask=free[:, None], other=0.0).to(tl.float32)
+        score = tl.sum(kmax * q_pos[None, :] + kmin * q_neg[None, :], axis=1)
+    else:
+        kbar = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
+        score = tl.sum(kbar * q_sum[None, :], axis=1)
+    bits = score.to(tl.int32, bitcast=True)
+    key = tl.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)  # float order == signed int order
+    return tl.where(free, key, -2147483648)
+
+
+@triton.jit
+def _choose_and_store(keys, n_pages, budget, num_sink, out, out_width,
+                      PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr):
+    """Radix-select the k_free best keys, add the forced pages, store ascending page numbers then -1s."""
+    n_forced = tl.minimum(num_sink, n_pages) + (n_pages > num_sink).to(tl.int32)
+    k_free = tl.maximum(tl.minimum(budget - n_forced, n_pages - n_forced), 0)
+    page = tl.arange(0, PAGES_PAD)
+    free = (page >= num_sink) & (page < n_pages - 1)
+    keys = tl.where(free, keys, -2147483648)
+    # the largest threshold with at least k_free keys >= it is the k-th largest key; sign bit first
+    threshold = tl.where(tl.sum((keys >= 0).to(tl.int32), axis=0) >= k_free, 0, -2147483648)
+    for bit in tl.static_range(30, -1, -1):
+        candidate = threshold | (1 << bit)
+        enough = tl.sum((keys >= candidate).to(tl.int32), axis=0) >= k_free
+        threshold = tl.where(enough, candidate, threshold)
+    above = free & (keys > threshold)
+    ties = free & (keys == threshold)
+    tie_rank = tl.cumsum(ties.to(tl.int32), axis=0)  # lower pages win ties
+    need = k_free - tl.sum(above.to(tl.int32), axis=0)
+    forced = (page < n_pages) & ((page < num_sink) | (page == n_pages - 1))
+    chosen = forced | above | (ties & (tie_rank <= need))
+    slot = tl.cumsum(chosen.to(tl.int32), axis=0) - 1  # ascending order: rank = prefix sum of the mask
+    tl.store(out + slot, page, mask=chosen)
+    count = tl.sum(chosen.to(tl.int32), axis=0)
+    o = tl.arange(0, OUT_PAD)
+    tl.store(out + o, tl.full([OUT_PAD], -1, tl.int32), mask=(o >= count) & (o < out_width))
+
+
+@triton.jit
 def _select_kernel(
     q_ptr, summ_ptr, page_table_ptr, seq_lens_ptr, sel_ptr,
     stride_qb, stride_qh, stride_sp, stride_sh, stride_ptb, stride_ob, stride_oh,
@@ -30,68 +89,63 @@ def _select_kernel(
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
     MINMAX: tl.constexpr, PAGES_PAD: tl.constexpr, CHUNK: tl.constexpr, OUT_PAD: tl.constexpr,
 ):
+    """Fused: one program per (sequence, KV head) scores all its pages into registers, then selects."""
     b = tl.program_id(0)
     h = tl.program_id(1)
-    seq_len = tl.load(seq_lens_ptr + b)
-    n_pages = tl.cdiv(seq_len, PAGE)
-    n_forced = tl.minimum(num_sink, n_pages) + (n_pages > num_sink).to(tl.int32)
-    n_free = n_pages - n_forced
-    k_free = tl.maximum(tl.minimum(budget - n_forced, n_free), 0)
-
-    # 1. the group's query heads folded into the vectors the score needs
-    g = tl.arange(0, GROUP_PAD)
-    d = tl.arange(0, HEAD_DIM)
-    q = tl.load(q_ptr + b * stride_qb + (h * GROUP + g)[:, None] * stride_qh + d[None, :],
-                mask=(g < GROUP)[:, None], other=0.0).to(tl.float32)
-    q_pos = tl.sum(tl.maximum(q, 0.0), axis=0)  # minmax: weights of kmax
-    q_neg = tl.sum(tl.minimum(q, 0.0), axis=0)  # minmax: weights of kmin
-    q_sum = q_pos + q_neg  # mean: weights of kbar
-
-    # 2. one int32 key per page, in registers: keys[r, c] belongs to page r * CHUNK + c
+    n_pages = tl.cdiv(tl.load(seq_lens_ptr + b), PAGE)
+    q_sum, q_pos, q_neg = _folded_query(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD, HEAD_DIM)
+    # keys[r, c] belongs to page r * CHUNK + c; the page table is read one chunk ahead (it gates the gather)
     R: tl.constexpr = PAGES_PAD // CHUNK
     rows = tl.arange(0, R)
     c = tl.arange(0, CHUNK)
-    keys = tl.full([R, CHUNK], -2147483648, tl.int32)  # INT32_MIN: "not a candidate"
+    keys = tl.full([R, CHUNK], -2147483648, tl.int32)
+    table = page_table_ptr + b * stride_ptb
+    phys_next = tl.load(table + c, mask=c < n_pages, other=0).to(tl.int64)
     for r in range(0, tl.cdiv(n_pages, CHUNK)):
         page = r * CHUNK + c
+        phys = phys_next
+        phys_next = tl.load(table + page + CHUNK, mask=page + CHUNK < n_pages, other=0).to(tl.int64)
+        free = (page >= num_sink) & (page < n_pages - 1)
+        key = _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh, HEAD_DIM, MINMAX)
+        keys = tl.where(rows[:, None] == r, key[None, :], keys)
+    _choose_and_store(tl.reshape(keys, [PAGES_PAD]), n_pages, budget, num_sink,
+                      sel_ptr + b * stride_ob + h * stride_oh, out_width, PAGES_PAD, OUT_PAD)
+
+
+@triton.jit
+def _score_kernel(
+    q_ptr, summ_ptr, page_table_ptr, seq_lens_ptr, keys_ptr,
+    stride_qb, stride_qh, stride_sp, stride_sh, stride_ptb, stride_kb, stride_kh, num_sink,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
+    MINMAX: tl.constexpr, CHUNK: tl.constexpr,
+):
+    """Two-pass, pass 1: one program per (sequence, KV head, chunk of pages) writes the chunk's int32 keys."""
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    j = tl.program_id(2)
+    n_pages = tl.cdiv(tl.load(seq_lens_ptr + b), PAGE)
+    if j * CHUNK < n_pages:
+        q_sum, q_pos, q_neg = _folded_query(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD, HEAD_DIM)
+        page = j * CHUNK + tl.arange(0, CHUNK)
         free = (page >= num_sink) & (page < n_pages - 1)
         phys = tl.load(page_table_ptr + b * stride_ptb + page, mask=free, other=0).to(tl.int64)
-        summary = summ_ptr + phys[:, None] * stride_sp + h * stride_sh + d[None, :]
-        if MINMAX:
-            kmin = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
-            kmax = tl.load(summary + HEAD_DIM, mask=free[:, None], other=0.0).to(tl.float32)
-            score = tl.sum(kmax * q_pos[None, :] + kmin * q_neg[None, :], axis=1)
-        else:
-            kbar = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
-            score = tl.sum(kbar * q_sum[None, :], axis=1)
-        bits = score.to(tl.int32, bitcast=True)
-        key = tl.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)  # float order == signed int order
-        key = tl.where(free, key, -2147483648)
-        keys = tl.where(rows[:, None] == r, key[None, :], keys)
-    keys = tl.reshape(keys, [PAGES_PAD])
+        key = _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh, HEAD_DIM, MINMAX)
+        tl.store(keys_ptr + b * stride_kb + h * stride_kh + page, key, mask=page < n_pages)
+
+
+@triton.jit
+def _select_from_keys_kernel(
+    keys_ptr, seq_lens_ptr, sel_ptr, stride_kb, stride_kh, stride_ob, stride_oh, budget, num_sink, out_width,
+    PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr,
+):
+    """Two-pass, pass 2: one program per (sequence, KV head) reads its keys back and selects."""
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    n_pages = tl.cdiv(tl.load(seq_lens_ptr + b), PAGE)
     page = tl.arange(0, PAGES_PAD)
-
-    # 3. radix select: the largest threshold with at least k_free keys >= it is the k-th largest key
-    threshold = tl.where(tl.sum((keys >= 0).to(tl.int32), axis=0) >= k_free, 0, -2147483648)
-    for bit in tl.static_range(30, -1, -1):
-        candidate = threshold | (1 << bit)
-        enough = tl.sum((keys >= candidate).to(tl.int32), axis=0) >= k_free
-        threshold = tl.where(enough, candidate, threshold)
-    free = (page >= num_sink) & (page < n_pages - 1)
-    above = free & (keys > threshold)
-    ties = free & (keys == threshold)
-    tie_rank = tl.cumsum(ties.to(tl.int32), axis=0)  # lower pages win ties
-    need = k_free - tl.sum(above.to(tl.int32), axis=0)
-    forced = (page < n_pages) & ((page < num_sink) | (page == n_pages - 1))
-    chosen = forced | above | (ties & (tie_rank <= need))
-
-    # 4. ascending page numbers, then -1 up to the output width
-    slot = tl.cumsum(chosen.to(tl.int32), axis=0) - 1
-    out = sel_ptr + b * stride_ob + h * stride_oh
-    tl.store(out + slot, page, mask=chosen)
-    count = tl.sum(chosen.to(tl.int32), axis=0)
-    o = tl.arange(0, OUT_PAD)
-    tl.store(out + o, tl.full([OUT_PAD], -1, tl.int32), mask=(o >= count) & (o < out_width))
+    keys = tl.load(keys_ptr + b * stride_kb + h * stride_kh + page, mask=page < n_pages, other=-2147483648)
+    _choose_and_store(keys, n_pages, budget, num_sink, sel_ptr + b * stride_ob + h * stride_oh, out_width,
+                      PAGES_PAD, OUT_PAD)
 
 
 def _kind_of(summaries, kind):
@@ -102,14 +156,25 @@ def _kind_of(summaries, kind):
     return kind
 
 
+# Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
+CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 64, 256: 32}, "fused_warps": 8,
+          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 32, 256: 16}, "score_warps": 4}
+
+
 def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
-                 num_sink_pages: int = 1, validate=True) -> torch.Tensor:
+                 num_sink_pages: int = 1, validate=True, method: str = "auto") -> torch.Tensor:
     """Block top-k: [batch, num_kv_heads, width] int32 ascending logical pages per (sequence, KV head), -1 padded.
 
     `budget` counts pages, the forced ones (num_sink_pages first pages and the current page) included; forced
     pages are kept even when they alone exceed the budget. width = min(max(budget, num_sink_pages + 1), max_pages).
+    method: "fused" keeps every page's score in registers (one kernel, nothing written but the selection);
+    "two_pass" writes one int32 key per page (1/64 of a bf16 mean key of 128 dims) and selects in a second
+    kernel, which spreads the summary reads over many more programs; "auto" picks the faster one measured
+    on H100 (kernels/NOTES.md).
     """
     kind = _kind_of(summaries, kind)
+    if method not in ("auto", "fused", "two_pass"):
+        raise InputError(f"method must be 'auto', 'fused' or 'two_pass', got {method!r}")
     budget = _checks.check_int("budget", budget, 1)
     num_sink_pages = _checks.check_int("num_sink_pages", num_sink_pages, 0)
     page_size = _checks.check_int("page_size", page_size, 1)
@@ -135,25 +200,42 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
         return selected
     group = q.shape[1] // num_kv_heads
     pages_pad = max(16, _checks.next_pow2(max_pages))
-    chunk = min(pages_pad, max(16, 8192 // head_dim))
-    _select_kernel[(batch, num_kv_heads)](
-        q, summaries, page_table, seq_lens, selected,
-        q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
-        selected.stride(0), selected.stride(1),
-        budget, num_sink_pages, width,
-        GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
-        MINMAX=kind == "minmax", PAGES_PAD=pages_pad, CHUNK=chunk, OUT_PAD=_checks.next_pow2(width),
-        num_warps=8 if pages_pad >= 2048 else 4,
-    )
+    common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
+                  MINMAX=kind == "minmax")
+    if method == "auto":
+        method = "two_pass" if q.device.type == "cuda" else "fused"
+    if method == "fused":
+        chunk = min(pages_pad, CONFIG["fused_chunk"].get(head_dim, 64))
+        _select_kernel[(batch, num_kv_heads)](
+            q, summaries, page_table, seq_lens, selected,
+            q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
+            selected.stride(0), selected.stride(1), budget, num_sink_pages, width,
+            PAGES_PAD=pages_pad, CHUNK=chunk, OUT_PAD=_checks.next_pow2(width),
+            num_warps=CONFIG["fused_warps"] if pages_pad >= 1024 else 4, **common,
+        )
+    else:  # two_pass
+        chunk = min(pages_pad, CONFIG["score_chunk"].get(head_dim, 32))
+        keys = torch.empty(batch, num_kv_heads, pages_pad, dtype=torch.int32, device=q.device)
+        _score_kernel[(batch, num_kv_heads, -(-max_pages // chunk))](
+            q, summaries, page_table, seq_lens, keys,
+            q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
+            keys.stride(0), keys.stride(1), num_sink_pages, CHUNK=chunk, num_warps=CONFIG["score_warps"],
+            **common,
+        )
+        _select_from_keys_kernel[(batch, num_kv_heads)](
+            keys, seq_lens, selected, keys.stride(0), keys.stride(1), selected.stride(0), selected.stride(1),
+            budget, num_sink_pages, width, PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
+            num_warps=8 if pages_pad >= 2048 else 4,
+        )
     return selected
 
 
 def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget: int, kind: str | None = None,
-                      num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True):
+                      num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True, method="auto"):
     """Select pages from the summaries, then attend to them: returns (out like q, selected)."""
     _checks.check_cache(k_cache, v_cache)
     selected = select_pages(q, summaries, page_table, seq_lens, k_cache.shape[1], budget, kind, num_sink_pages,
-                            validate=validate)
+                            validate=validate, method=method)
     out = sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits,
                               validate=False)
     return out, selected

@@ -109,15 +109,20 @@ def _combine_splits(part_o_ptr, part_lse_ptr, out_ptr, stride_pb, stride_ph, str
     tl.store(out_ptr + b * stride_ob + hq * stride_oh + d, out.to(out_ptr.dtype.element_ty))
 
 
-def _num_splits(units: int, max_slots: int, device: torch.device) -> int:
-    """Enough programs to fill the GPU (~4 per SM), but no split shorter than 256 slots."""
+# Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
+CONFIG = {
+    "dense": {"block_n": {256: 32}, "block_n_default": 64, "warps": {256: 8}, "warps_default": 4, "stages": 2,
+              "programs_per_sm": 4, "min_split_slots": 256},
+    "sparse": {"block_n": {256: 32}, "block_n_default": 64, "warps": {256: 8}, "warps_default": 4, "stages": 2,
+               "programs_per_sm": 4, "min_split_slots": 256},
+}
+
+
+def _num_splits(units: int, max_slots: int, device: torch.device, cfg: dict) -> int:
+    """Enough programs to fill the GPU (programs_per_sm per SM), no split shorter than min_split_slots."""
     sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 4
-    want = -(-4 * sms // max(units, 1))
-    return max(1, min(want, -(-max_slots // 256), 64))
-
-
-def _block_n(head_dim: int) -> int:
-    return 32 if head_dim >= 256 else 64
+    want = -(-cfg["programs_per_sm"] * sms // max(units, 1))
+    return max(1, min(want, -(-max_slots // cfg["min_split_slots"]), 64))
 
 
 def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits):
@@ -129,8 +134,9 @@ def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_s
         return out
     sparse = selected is not None
     max_slots = selected.shape[2] * page_size if sparse else page_table.shape[1] * page_size
+    cfg = CONFIG["sparse" if sparse else "dense"]
     if num_splits is None:
-        num_splits = _num_splits(batch * num_kv_heads, max_slots, q.device)
+        num_splits = _num_splits(batch * num_kv_heads, max_slots, q.device, cfg)
     num_splits = _checks.check_int("num_splits", num_splits, 1)
     sm_scale = 1.0 / math.sqrt(head_dim) if sm_scale is None else float(sm_scale)
     if num_splits > 1:
@@ -139,7 +145,7 @@ def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_s
     else:
         part_o = part_lse = out  # unused
     sel = selected if sparse else page_table  # a placeholder pointer for the dense variant
-    block_n = _block_n(head_dim)
+    block_n = cfg["block_n"].get(head_dim, cfg["block_n_default"])
     _decode_split_kernel[(batch, num_kv_heads, num_splits)](
         q, k_cache, v_cache, page_table, seq_lens, sel, out, part_o, part_lse,
         sm_scale * math.log2(math.e),
@@ -150,7 +156,7 @@ def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_s
         selected.shape[2] if sparse else 0,
         GROUP=group, GROUP_PAD=max(16, _checks.next_pow2(group)), HEAD_DIM=head_dim, PAGE=page_size,
         BLOCK_N=block_n, NUM_SPLITS=num_splits, SPARSE=sparse, UPCAST=_checks.interpreting(),
-        num_warps=4 if head_dim <= 128 else 8, num_stages=2,
+        num_warps=cfg["warps"].get(head_dim, cfg["warps_default"]), num_stages=cfg["stages"],
     )
     if num_splits > 1:
         _combine_splits[(batch, num_q_heads)](

@@ -135,11 +135,12 @@ def _selection_is_top_k(selected, case, summaries, budget, kind, sinks):
 
 
 @CASES
-@given(decode_cases(max_tokens=400), st.integers(1, 12), st.integers(1, 3), st.sampled_from(["mean", "minmax"]))
-def test_select_pages_is_block_top_k(case, budget, sinks, kind):
+@given(decode_cases(max_tokens=400), st.integers(1, 12), st.integers(1, 3), st.sampled_from(["mean", "minmax"]),
+       st.sampled_from(["fused", "two_pass"]))
+def test_select_pages_is_block_top_k(case, budget, sinks, kind, method):
     summaries = built_summaries(case, kind)
     selected = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"], budget,
-                            kind, num_sink_pages=sinks)
+                            kind, num_sink_pages=sinks, method=method)
     _selection_is_top_k(selected, case, summaries, budget, kind, sinks)
 
 
@@ -238,6 +239,8 @@ def test_selection_inputs_are_checked():
         select_pages(q, summaries, table + 2, lens, 16, 2)
     with pytest.raises(InputError, match="page_size"):
         select_pages(q, summaries, table, lens, 12, 2)
+    with pytest.raises(InputError, match="method"):
+        select_pages(q, summaries, table, lens, 16, 2, method="sort")
     with pytest.raises(InputError, match="start_lens"):
         update_page_summaries(k, table, lens, summaries, "mean", start_lens=lens)
 
