@@ -26,7 +26,6 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -135,11 +134,17 @@ def trace_file_name(config: TraceConfig, suffix: str = ".jsonl") -> str:
 
 # ---- token counting ----------------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=4096)
-def _prompt_tokens(text: str) -> int:
-    from kinetics.prompts import prompt_tokens
+_PROMPT_CACHE: dict[str, int] = {}
 
-    return int(prompt_tokens(text))
+
+def _prompt_counts(texts: list[str]) -> list[int]:
+    """Templated prompt lengths (kinetics.prompts), counted once per distinct problem text and cached."""
+    missing = sorted({t for t in texts if t not in _PROMPT_CACHE})
+    if missing:
+        from kinetics.prompts import prompt_tokens_many
+
+        _PROMPT_CACHE.update(zip(missing, (int(v) for v in prompt_tokens_many(missing))))
+    return [_PROMPT_CACHE[t] for t in texts]
 
 
 def count_tokens(texts: list[str]) -> np.ndarray:
@@ -220,7 +225,7 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: inconsistent sample counts between problems ({counts[first]} samples for "
                          f"query_id {first}, {counts[odd]} for query_id {odd}; field generation_length)")
 
-    frames = []
+    columns = {key: [] for key in ("query_id", "sample_id", "n_samples", "gen_tokens", "num_correct", "query")}
     for query_id, problem in sorted(problems.items()):
         n = len(problem["lengths"])
         if 1 not in problem["rows"]:
@@ -234,13 +239,15 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
             if abs(_pass_at_k_exact(n, c, trial) - coverage) > 1e-6:
                 raise InputError(f"{where}: field coverage {coverage} disagrees with pass@{trial} of {c} correct out "
                                  f"of {n} ({_pass_at_k_exact(n, c, trial):.6f})")
-        lengths = np.asarray(problem["lengths"], dtype=np.int64)
-        frames.append(pd.DataFrame({
-            "query_id": query_id, "sample_id": np.arange(n), "n_samples": n,
-            "prompt_tokens": _prompt_tokens(problem["query"]), "gen_tokens": lengths,
-            "finished": is_finished(lengths), "num_correct": c,
-        }))
-    table = pd.concat(frames, ignore_index=True)
+        columns["query_id"] += [query_id] * n
+        columns["sample_id"] += range(n)
+        columns["n_samples"] += [n] * n
+        columns["gen_tokens"] += problem["lengths"]
+        columns["num_correct"] += [c] * n
+        columns["query"] += [problem["query"]] * n
+    table = pd.DataFrame({key: np.asarray(v, dtype=np.int64) for key, v in columns.items() if key != "query"})
+    table["prompt_tokens"] = np.asarray(_prompt_counts(columns["query"]), dtype=np.int64)
+    table["finished"] = is_finished(table["gen_tokens"].to_numpy())
     table["correct"] = pd.array([pd.NA] * len(table), dtype="boolean")
     return _finish(table, config, path)
 
@@ -408,8 +415,8 @@ def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
     correct = np.array([float(r["score"]) > 0 for r in records], dtype=bool)
     table = pd.DataFrame({
         "query_id": query_id, "sample_id": sample_ids, "n_samples": per_query[0],
-        "prompt_tokens": [r["prompt_tokens"] if "prompt_tokens" in r else _prompt_tokens(r["query"])
-                          for r in records],
+        "prompt_tokens": [r["prompt_tokens"] if "prompt_tokens" in r else count
+                          for r, count in zip(records, _prompt_counts([r["query"] for r in records]))],
         "gen_tokens": gen, "finished": finished,
     })
     table["num_correct"] = pd.Series(correct).groupby(query_id).transform("sum").to_numpy()

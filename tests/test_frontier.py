@@ -256,6 +256,11 @@ def test_cli_json_csv_and_errors(tmp_path, capsys):
     assert main(["frontier", "--traces", str(root), "--cost", "flops", "--allocation", "deployable",
                  "--csv", str(out)]) == 0
     assert set(pd.read_csv(out)["model"]) == {"qwen3-0.6b", "qwen3-8b"}
+    png = tmp_path / "f.png"
+    assert main(["frontier", "--traces", str(root), "--strategy", "long-cot", "--plot", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    assert main(["frontier", "--traces", str(root), "--convention", "paper", "--cost", "flops-attn"]) == 0
+    assert "winning model per cost range" in capsys.readouterr().out
     assert main(["frontier", "--traces", str(root), "--attention", "topk"]) == 2
     assert "no topk settings" in capsys.readouterr().err
     assert main(["frontier", "--traces", str(root), "--points", "1"]) == 2
