@@ -178,6 +178,25 @@ def test_dataset_without_the_datasets_package_is_a_clear_error(monkeypatch):
         kinetics_eval.problems_for("aime24", dataset="HuggingFaceH4/aime_2024")
 
 
+def test_dataset_rows_become_problems(monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    rows = {"train": [{"id": 60, "problem": "Find $x$.", "answer": "204", "url": "u"},
+                      {"id": 61, "problem": "Find $y$.", "answer": "025"}]}
+    stub = types.SimpleNamespace(load_dataset=lambda name: calls.append(name) or rows)
+    monkeypatch.setitem(sys.modules, "datasets", stub)
+    problems = kinetics_eval.problems_for("aime24", dataset="HuggingFaceH4/aime_2024")
+    assert calls == ["HuggingFaceH4/aime_2024"]
+    assert [(p.problem, p.answer) for p in problems] == [("Find $x$.", "204"), ("Find $y$.", "025")]
+    with pytest.raises(InputError, match="no split 'test'"):
+        kinetics_eval.problems_for("aime24", dataset="HuggingFaceH4/aime_2024", split="test")
+    rows["train"].append({"question": "no problem field", "answer": "1"})
+    with pytest.raises(InputError, match=r"row 2: missing field 'problem'"):
+        kinetics_eval.problems_for("aime24", dataset="HuggingFaceH4/aime_2024")
+
+
 def test_missing_default_problems_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(kinetics_eval, "REPO_ROOT", tmp_path / "repo")
     with pytest.raises(InputError, match="--problems FILE"):
