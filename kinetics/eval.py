@@ -255,7 +255,10 @@ def stop_token_ids(weights: str | Path, tokenizer) -> tuple[int, ...]:
                 value = json.loads(file.read_text()).get("eos_token_id")
             except (json.JSONDecodeError, AttributeError):
                 raise InputError(f"{file}: not a JSON object") from None
-            ids.update(value if isinstance(value, list) else [] if value is None else [value])
+            values = value if isinstance(value, list) else [] if value is None else [value]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+                raise InputError(f"{file}: field eos_token_id must be a token id or a list of them, got {value!r}")
+            ids.update(values)
     if tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)
     if not ids:
@@ -285,7 +288,7 @@ def model_name(weights: str | Path, name: str | None = None) -> str:
         raise InputError(f"{Path(weights) / 'config.json'}: not valid JSON") from None
     shape = {key: config.get(key) for key in SHAPE_FIELDS} if isinstance(config, dict) else {}
     matches = [preset for preset, preset_config in PRESET_CONFIGS.items()
-               if all(shape[key] == preset_config.get(key) for key in SHAPE_FIELDS)]
+               if shape and all(shape[key] == preset_config.get(key) for key in SHAPE_FIELDS)]
     if len(matches) == 1:
         return matches[0]
     raise InputError(f"the weights directory name {Path(weights).name!r} is not a model the traces know "
