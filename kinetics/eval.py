@@ -7,7 +7,8 @@ problem, rendered with the model's own chat template (thinking on); temperature 
 every sample has its own seed derived from (seed, problem, trial), so a sample does not change when the batch,
 the problem subset or the order changes (LiteSys ignores its --seed); and there is no repetition stop (LiteSys drops
 a generation's last 64 tokens once they repeat 15 times): a looping sample runs to the length cap and is graded
-as it is.
+as it is. Block top-k runs keep LiteSys's 4 sink tokens and dense first layer unless told otherwise (--sinks,
+--dense-layers), with the block = the KV page (--page-size, 16 as in LiteSys).
 
 The traces go out in the format `kinetics.traces` reads (line 1 metadata, then one line per sample with `query`,
 `choices`, `prediction`, `score`, plus the exact token counts), written by `kinetics.traces.write_hf_jsonl`.
@@ -148,8 +149,8 @@ class EvalSettings:
     attention: str = "dense"
     budget: int = 1024
     page_size: int = 16
-    sinks: int = 0
-    dense_layers: int = 0
+    sinks: int = 4          # LiteSys's sparse attention always keeps the first 4 tokens ...
+    dense_layers: int = 1   # ... and keeps layer 0 dense (ORIGINAL.md §4.2); both apply to block top-k only
 
     def __post_init__(self):
         def integer(name, low):
@@ -344,8 +345,10 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
 
     from kinetics.engine import LLM, AttentionConfig, SamplingParams
 
+    sparse = settings.attention == "blocktopk"
     attention = AttentionConfig(kind=settings.attention, budget=settings.budget, page_size=settings.page_size,
-                                sinks=settings.sinks, dense_layers=settings.dense_layers)
+                                sinks=settings.sinks if sparse else 0,
+                                dense_layers=settings.dense_layers if sparse else 0)
     llm = LLM(weights, weights=weights, device=device, dtype=dtype, attention=attention, seed=settings.seed,
               **(engine_limits or {}))
     requests, params, index = [], [], []
@@ -381,7 +384,7 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         "trials": settings.trials, "total_example": len(problems), "pass@1": pass_at_1,
         f"pass@{settings.trials}": pass_at_trials, "sampling": settings.sampling_metadata(),
         "block_size": settings.page_size if settings.attention == "blocktopk" else 0, "local_window": 0,
-        "sinks": settings.sinks, "dense_layers": settings.dense_layers, "stop_token_ids": list(stops),
+        "sinks": attention.sinks, "dense_layers": attention.dense_layers, "stop_token_ids": list(stops),
         "weights": Path(weights).resolve().name, "device": device, "grader": "kinetics.grading",
         "generated_tokens": sum(s["gen_tokens"] for s in samples), "wall_s": round(wall, 3),
     }
@@ -413,8 +416,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attention", choices=("dense", "blocktopk"), default="dense")
     parser.add_argument("--budget", type=int, default=1024, help="block top-k: KV tokens per step (default 1024)")
     parser.add_argument("--page-size", type=int, default=16, help="KV page = block of block top-k (default 16)")
-    parser.add_argument("--sinks", type=int, default=0, help="block top-k: first tokens always kept")
-    parser.add_argument("--dense-layers", type=int, default=0, help="block top-k: first layers kept dense")
+    parser.add_argument("--sinks", type=int, default=4, help="block top-k: first tokens always kept (default 4, "
+                        "as LiteSys)")
+    parser.add_argument("--dense-layers", type=int, default=1, help="block top-k: first layers kept dense "
+                        "(default 1, as LiteSys)")
     parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
     parser.add_argument("--max-length", type=int, default=MAX_LENGTH, help="prompt + generation cap")
     parser.add_argument("--temperature", type=float, default=TEMPERATURE)

@@ -101,6 +101,7 @@ def test_end_to_end_eval_writes_traces_that_kinetics_traces_reads(tiny_model, pr
     assert metadata["sampling"] == {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "max_new_tokens": 64,
                                     "max_length": 32768, "seed": 0}
     assert metadata["budget"] == 0 and metadata["block_size"] == 0 and metadata["local_window"] == 0
+    assert metadata["sinks"] == 0 and metadata["dense_layers"] == 0
     samples = [json.loads(line) for line in lines[1:]]
     assert [s["prediction"] for s in samples] == [[ANSWER_TEXT]] * 6
     assert [s["choices"] for s in samples] == [["7"]] * 3 + [["9"]] * 3
@@ -128,6 +129,8 @@ def test_blocktopk_run_is_named_and_described_as_such(tiny_model, problems_file,
     assert table["attention"].unique().tolist() == ["blocktopk"]
     assert table["budget"].unique().tolist() == [64] and table["block_size"].unique().tolist() == [16]
     assert table["correct"].tolist() == [True, False] and result.pass_at_1 == pytest.approx(50.0)
+    metadata = json.loads(result.path.read_text().splitlines()[0])
+    assert (metadata["sinks"], metadata["dense_layers"], metadata["block_size"]) == (4, 1, 16)   # LiteSys's
 
 
 def test_prompt_is_the_authors_turn_in_the_models_chat_template(tiny_model):
