@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("best-of-n", "long-cot")
 METRICS = ("flops", "flops-attn", "eflops")
 ALLOCATIONS = ("oracle", "deployable")
+#: frontier() also accepts "oracle-mean": the oracle under a mean cost per problem (an upper bound, see
+#: mean_budget_oracle_steps); the two above are the paper's and the deployable one.
+FRONTIER_ALLOCATIONS = ALLOCATIONS + ("oracle-mean",)
 CONVENTIONS = ("exact", "paper")
 ATTENTION_CHOICES = ("dense", "topk", "blocktopk", "all")
 LENGTH_BUDGETS = np.arange(2048, 32768 + 1, 2048)
@@ -236,6 +239,47 @@ def deployable_steps(cost: np.ndarray, accuracy: np.ndarray) -> tuple[Steps, np.
     return Steps(mean_cost[chosen], mean_acc[chosen]), chosen
 
 
+def _upper_hull(cost: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper concave hull of (0, 0) and the points, rising part only: vertices sorted by cost."""
+    order = np.lexsort((-accuracy, cost))
+    hull = [(0.0, 0.0)]
+    for c, a in zip(cost[order], accuracy[order]):
+        if a <= hull[-1][1]:
+            continue  # costs more, gains nothing
+        while len(hull) >= 2:
+            (c1, a1), (c2, a2) = hull[-2], hull[-1]
+            if (a2 - a1) * (c - c1) <= (a - a1) * (c2 - c1):   # the middle vertex lies on or below the chord
+                hull.pop()
+            else:
+                break
+        hull.append((float(c), float(a)))
+    vertices = np.array(hull)
+    return vertices[:, 0], vertices[:, 1]
+
+
+def mean_budget_oracle_steps(cost: np.ndarray, accuracy: np.ndarray) -> Steps:
+    """The oracle under a *mean* cost per problem instead of a per-problem cap: spend where accuracy is cheapest.
+
+    Each problem's options form an upper concave hull from (0, 0) (skip the problem); taking hull segments across
+    problems in order of falling accuracy-per-cost is the optimal allocation of a mean budget (greedy on concave
+    pieces, the multiple-choice knapsack's LP bound). The breakpoints are integral allocations, so the steps are
+    achievable; it bounds from above every allocation with the same mean cost, the deployable one and the per-problem
+    cap oracle (whose mean spend is below its cap) included.
+    """
+    problems = cost.shape[0]
+    d_cost, d_acc = [], []
+    for q in range(problems):
+        hull_cost, hull_acc = _upper_hull(cost[q], accuracy[q])
+        d_cost.append(np.diff(hull_cost))
+        d_acc.append(np.diff(hull_acc))
+    d_cost, d_acc = np.concatenate(d_cost), np.concatenate(d_acc)
+    if d_cost.size == 0:
+        return Steps(np.zeros(0), np.zeros(0))
+    with np.errstate(divide="ignore"):
+        order = np.argsort(-(d_acc / np.where(d_cost > 0, d_cost, np.nan)), kind="stable")
+    return _collapse(np.cumsum(d_cost[order]) / problems, np.cumsum(d_acc[order]) / problems)
+
+
 @dataclass
 class Frontier:
     """The frontier of one setting under one metric and allocation, for each accuracy bound."""
@@ -268,8 +312,10 @@ def frontier(choices: Choices, metric: str = "eflops", allocation: str = "oracle
         elif allocation == "deployable":
             steps[bound], picked = deployable_steps(cost, choices.accuracy[bound])
             chosen = picked if bound == "estimate" else chosen
+        elif allocation == "oracle-mean":
+            steps[bound] = mean_budget_oracle_steps(cost, choices.accuracy[bound])
         else:
-            raise InputError(f"allocation {allocation!r} is unknown; use one of {', '.join(ALLOCATIONS)}")
+            raise InputError(f"allocation {allocation!r} is unknown; use one of {', '.join(FRONTIER_ALLOCATIONS)}")
     return Frontier(choices, metric, allocation, steps, chosen)
 
 
@@ -729,7 +775,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-gb", type=float, help="raw memory in GB (sets the batch that shares weight reads)")
     parser.add_argument("--convention", choices=CONVENTIONS, default="exact")
     parser.add_argument("--attention", choices=ATTENTION_CHOICES, default="dense")
-    parser.add_argument("--allocation", choices=ALLOCATIONS, default="oracle")
+    parser.add_argument("--allocation", choices=FRONTIER_ALLOCATIONS, default="oracle",
+                        help="oracle: per-problem cost cap (the paper); deployable: one choice for all problems; "
+                             "oracle-mean: best allocation of a mean cost per problem (upper bound)")
     parser.add_argument("--points", type=int, default=60, help="points of the log cost grid (default 60)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print {points, envelope, ...} as JSON")

@@ -338,3 +338,32 @@ def test_figures_have_labels():
     assert len(fig.axes) == 4   # two maps and their colour bars
     ratio = F.cost_ratio(choices, levels=np.array([0.2, 0.5]), n_boot=5)
     assert scaling.plot_cost_ratio({"case": ratio}).axes[0].get_yscale() == "log"
+
+
+@settings(max_examples=100, deadline=None)
+@given(choice_arrays(), st.floats(0.5, 20.0))
+def test_mean_budget_oracle_bounds_every_allocation(data, budget):
+    """Brute force over all per-problem assignments (small cases): the best mean accuracy with mean cost <= budget
+    lies between the steps at the budget and the LP bound, and is never below the deployable or the cap oracle."""
+    import itertools
+
+    cost, acc = data
+    if cost.shape[0] > 4 or cost.shape[1] > 4:
+        return
+    q = cost.shape[0]
+    options = [[(0.0, 0.0)] + list(zip(cost[i], acc[i])) for i in range(q)]
+    best = 0.0
+    for pick in itertools.product(*options):
+        if sum(c for c, _ in pick) / q <= budget + 1e-12:
+            best = max(best, sum(a for _, a in pick) / q)
+    steps = F.mean_budget_oracle_steps(cost, acc)
+    assert float(steps.at(budget)) <= best + 1e-9                     # achievable
+    deployable, _ = F.deployable_steps(cost, acc)
+    assert float(deployable.at(budget)) <= best + 1e-9
+    # the cap oracle spends at most its cap on average, so the brute-force optimum at that mean is no worse
+    assert float(F.oracle_steps(cost, acc).at(budget)) <= best + 1e-9
+    # at its own breakpoints the greedy allocation is integral and LP-optimal, hence optimal
+    for x, y in zip(steps.x, steps.y):
+        feasible = max(sum(a for _, a in pick) / q for pick in itertools.product(*options)
+                       if sum(c for c, _ in pick) / q <= x + 1e-9)
+        assert y == pytest.approx(feasible)
