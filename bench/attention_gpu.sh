@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run on the lent GPU (the device tool) from the repository root:
-#   KINETICS_COMMIT=<sha> bash bench/attention_gpu.sh [tests] [quick|full]
+#   KINETICS_COMMIT=<sha> bash bench/attention_gpu.sh [tests] [tune] [quick|full]
 # Installs the carried FlashInfer wheels (.whl/), maps kernels/ to kinetics.kernels, checks the kernels against the
 # references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log under $OUT.
 set -euo pipefail
@@ -15,6 +15,7 @@ for step in "$@"; do
   case $step in
     tests) KINETICS_KERNEL_EXAMPLES=${EXAMPLES:-4} TRITON_INTERPRET=0 python3 -m pytest -q -x -p no:cacheprovider \
              tests/test_kernels.py 2>&1 | tail -5 ;;
+    tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
     quick) python3 -m kinetics.cli bench attention --quick --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
     full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
   esac
