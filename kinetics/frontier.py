@@ -354,14 +354,16 @@ def envelope(frontiers: Sequence[Frontier], grid: np.ndarray, bound: str = "esti
         return pd.Series([get(ordered[i].config) if a > 0 else None for i, a in zip(best, accuracy)], dtype=object)
 
     return pd.DataFrame({"cost": grid, "accuracy": accuracy, "model": column(lambda c: c.model),
-                         "attention": column(lambda c: c.attention), "budget": column(lambda c: int(c.budget))})
+                         "attention": column(lambda c: c.attention), "budget": column(lambda c: int(c.budget)),
+                         "setting": column(lambda c: c.label)})
 
 
-def winner_spans(env: pd.DataFrame) -> pd.DataFrame:
-    """Consecutive grid ranges won by one model: start, stop (cost), decades of cost won, accuracy at the stop."""
+def winner_spans(env: pd.DataFrame, column: str = "model") -> pd.DataFrame:
+    """Consecutive grid ranges won by one model (or `column`: setting, budget): start, stop (cost), decades of cost
+    won, accuracy at the stop. The winner's column is named "model" in the result."""
     rows = []
     current = None
-    for cost, accuracy, model in zip(env["cost"], env["accuracy"], env["model"]):
+    for cost, accuracy, model in zip(env["cost"], env["accuracy"], env[column]):
         if model is None:
             continue
         if current is None or current["model"] != model:
@@ -837,12 +839,12 @@ def _cli(args) -> int:
     if args.json:
         print(json.dumps(record, indent=1))
         return 0
-    spans = winner_spans(env)
+    spans = winner_spans(env, "model" if args.attention == "dense" else "setting")
     print(f"{args.strategy} frontier, cost = {args.cost} ({UNITS[args.cost]}, {args.convention} convention, "
           f"{hardware.name}), {args.allocation} allocation, {len(frontiers)} settings")
     print("cross-model envelope (winning model per cost range):")
     for row in spans.itertuples():
-        print(f"  {row.model:<12} {row.start:10.3e} .. {row.stop:10.3e} {UNITS[args.cost]}  accuracy up to "
+        print(f"  {row.model:<24} {row.start:10.3e} .. {row.stop:10.3e} {UNITS[args.cost]}  accuracy up to "
               f"{100 * row.accuracy:5.1f}%")
     print(f"model-size threshold (widest winning span): {threshold}")
     return 0
