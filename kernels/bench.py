@@ -99,7 +99,7 @@ def copy_bandwidth_tbps() -> float:
 class Problem:
     """rows decode rows of one KV head each, `context` tokens, shuffled physical pages, random bf16 data."""
 
-    def __init__(self, rows, context, page, group, dtype, seed=0, kind="mean"):
+    def __init__(self, rows, context, page, group, dtype, seed=0, kind="mean", shuffled=True):
         import torch
 
         from kinetics.kernels import new_page_summaries, update_page_summaries
@@ -112,7 +112,8 @@ class Problem:
         self.k = torch.randn(shape, generator=g, device="cuda", dtype=dtype)
         self.v = torch.randn(shape, generator=g, device="cuda", dtype=dtype)
         self.q = torch.randn(rows, group, HEAD_DIM, generator=g, device="cuda", dtype=dtype)
-        perm = torch.randperm(num_pages, generator=g, device="cuda").int()
+        perm = (torch.randperm(num_pages, generator=g, device="cuda") if shuffled
+                else torch.arange(num_pages, device="cuda")).int()
         self.page_table = perm.reshape(rows, self.pages_per_row).contiguous()
         self.seq_lens = torch.full((rows,), context, dtype=torch.int32, device="cuda")
         self.summaries = new_page_summaries(num_pages, 1, HEAD_DIM, kind, dtype=dtype, device="cuda")
@@ -175,19 +176,21 @@ def torch_select_into(problem, compressed, top, indices_2d, dtype=None):
     indices_2d[:, :top] = torch.gather(problem.page_table, 1, top_pages)
 
 
-def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on, repeats, workspace):
+def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on, repeats, workspace,
+                shuffled=True):
     import torch
 
     from kinetics.kernels import paged_decode, select_pages, sparse_paged_decode
 
     torch.cuda.empty_cache()  # the previous shape's tensors are gone by now
-    problem = Problem(rows, context, page, group, dtype)
+    problem = Problem(rows, context, page, group, dtype, shuffled=shuffled)
     pt, lens, q, k, v, summ = (problem.page_table, problem.seq_lens, problem.q, problem.k, problem.v,
                                problem.summaries)
     budget, sink = selected_pages, 0
     row = {"rows": rows, "context": context, "page_size": page, "selected_pages": selected_pages,
            "budget_tokens": selected_pages * page, "group": group, "head_dim": HEAD_DIM,
-           "dtype": str(dtype).replace("torch.", ""), "num_sink_pages": sink, "selector": problem.kind}
+           "dtype": str(dtype).replace("torch.", ""), "num_sink_pages": sink, "selector": problem.kind,
+           "page_order": "shuffled" if shuffled else "contiguous"}
 
     dense = lambda: paged_decode(q, k, v, pt, lens, validate=False)  # noqa: E731
     select = lambda: select_pages(q, summ, pt, lens, page, budget, num_sink_pages=sink, validate=False)  # noqa: E731
@@ -266,21 +269,22 @@ def finish_rows(rows: list[dict], ceiling_tbps: float) -> None:
 
 
 def sweep_shapes(quick: bool) -> list[tuple]:
-    """(rows, context, page, selected pages, group): TARGETS.md first, then one factor at a time."""
-    shapes = [(r, c, p, s, 4) for r, c, p, s in TARGET_SHAPES]
+    """(rows, context, page, selected pages, group, shuffled pages): TARGETS.md first, then one factor at a time."""
+    shapes = [(r, c, p, s, 4, True) for r, c, p, s in TARGET_SHAPES]
     if quick:
         return shapes
+    shapes += [(r, c, p, s, 4, False) for r, c, p, s in TARGET_SHAPES]  # pages of a row adjacent in memory
     base_rows, base_ctx, base_page, base_budget = 512, 32768, 16, 1024
     for ctx in (4096, 8192, 16384, 65536):
-        shapes.append((base_rows, ctx, base_page, base_budget // base_page, 4))
+        shapes.append((base_rows, ctx, base_page, base_budget // base_page, 4, True))
     for rows in (256, 1024, 2048):
-        shapes.append((rows, 16384, base_page, base_budget // base_page, 4))
+        shapes.append((rows, 16384, base_page, base_budget // base_page, 4, True))
     for page in (32, 64):
-        shapes.append((base_rows, base_ctx, page, base_budget // page, 4))
+        shapes.append((base_rows, base_ctx, page, base_budget // page, 4, True))
     for budget in (256, 4096):
-        shapes.append((base_rows, base_ctx, base_page, budget // base_page, 4))
-    shapes.append((base_rows, base_ctx, base_page, base_budget // base_page, 8))
-    shapes.append((2048, 16384, base_page, base_budget // base_page, 8))
+        shapes.append((base_rows, base_ctx, base_page, budget // base_page, 4, True))
+    shapes.append((base_rows, base_ctx, base_page, base_budget // base_page, 8, True))
+    shapes.append((2048, 16384, base_page, base_budget // base_page, 8, True))
     return list(dict.fromkeys(shapes))
 
 
@@ -496,8 +500,8 @@ def run_attention(args) -> int:
     workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
     result = {"provenance": _provenance(provenance, command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [], "layer": []}
     log.info("device-to-device copy: %.2f TB/s", result["copy_tbps"])
-    for rows, context, page, selected, group in sweep_shapes(args.quick):
-        row = bench_shape(rows, context, page, selected, group, dtype, flashinfer_on, repeats, workspace)
+    for rows, context, page, selected, group, shuffled in sweep_shapes(args.quick):
+        row = bench_shape(rows, context, page, selected, group, dtype, flashinfer_on, repeats, workspace, shuffled)
         result["shapes"].append(row)
         log.info("rows %5d ctx %6d page %2d sel %3d g %d | dense %.3f ms (FI %s) | top-k %.3f ms (sel %.3f + "
                  "attn %.3f; anchor %s) | err %.1e", rows, context, page, selected, group,
@@ -520,6 +524,8 @@ def run_attention(args) -> int:
             log.info("layer B %d ctx %d: dense %.0f tok/s, block top-k %.0f tok/s (%.2fx)", batch, context,
                      row["dense_tokens_per_s"], row["block_topk_tokens_per_s"], row["speedup"])
     result["kernel_resources"] = kernel_resources()
+    result["launch_config"] = {"paged_decode": importlib.import_module("kinetics.kernels.paged_decode").CONFIG,
+                               "block_topk": importlib.import_module("kinetics.kernels.block_topk").CONFIG}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print_table(result, sys.stdout)
@@ -535,7 +541,8 @@ def print_table(result: dict, stream) -> None:
     for r in result["shapes"]:
         fi = r.get("flashinfer_dense", {}).get("median_ms", float("nan"))
         anchor = r.get("anchor_total", {}).get("median_ms", float("nan"))
-        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d} {r['group']} | "
+        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d} {r['group']}"
+              f"{'c' if r['page_order'] == 'contiguous' else ' '}| "
               f"{r['ours_dense']['median_ms']:7.3f} {r['ours_dense']['tbps']:5.2f} {fi:6.3f} "
               f"{r.get('dense_vs_flashinfer', float('nan')):7.2f} | {r['ours_topk']['median_ms']:7.3f} "
               f"{r['ours_select']['median_ms']:6.3f} {r['topk_over_floor']:7.2f} {anchor:9.3f} "

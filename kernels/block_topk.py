@@ -157,8 +157,8 @@ def _kind_of(summaries, kind):
 
 
 # Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
-CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 64, 256: 32}, "fused_warps": 8,
-          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 32, 256: 16}, "score_warps": 4}
+CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 128, 256: 32}, "fused_warps": 8, "fused_max_pages": 512,
+          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 64, 256: 32}, "score_warps": 2}
 
 
 def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
@@ -202,8 +202,8 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
     pages_pad = max(16, _checks.next_pow2(max_pages))
     common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
                   MINMAX=kind == "minmax")
-    if method == "auto":
-        method = "two_pass" if q.device.type == "cuda" else "fused"
+    if method == "auto":  # measured on H100 (kernels/NOTES.md): fused wins while a row's keys are few
+        method = "fused" if pages_pad <= CONFIG["fused_max_pages"] else "two_pass"
     if method == "fused":
         chunk = min(pages_pad, CONFIG["fused_chunk"].get(head_dim, 64))
         _select_kernel[(batch, num_kv_heads)](
