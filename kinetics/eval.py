@@ -3,11 +3,13 @@
 The run follows the authors' LiteSys evaluation (ORIGINAL.md §4.5): one user turn holding their prompt around the
 problem, rendered with the model's own chat template (thinking on); temperature 0.6, top-p 0.95, top-k 20; at most
 32,768 tokens in all and 30,768 generated; N trials of every problem, each its own sample; the whole decoded output
-(thinking included) graded by `kinetics.grading`, 100 for right and 0 for wrong. Two departures, both deliberate:
-every sample has its own seed derived from (seed, problem, trial), so a sample does not change when the batch,
-the problem subset or the order changes (LiteSys ignores its --seed); and there is no repetition stop (LiteSys drops
-a generation's last 64 tokens once they repeat 15 times): a looping sample runs to the length cap and is graded
-as it is. Block top-k runs keep LiteSys's 4 sink tokens and dense first layer unless told otherwise (--sinks,
+(thinking included) graded by `kinetics.grading`, 100 for right and 0 for wrong. LiteSys also stops a sample that loops: once its
+last 64 tokens already occur 15 times in the 1,024 tokens before them, it ends there and drops those 64 tokens.
+Our engine has no such stop, so we apply it afterwards (`repetition_cut`): sampling is causal, so cutting the
+finished sequence at the first step where the rule fires gives exactly the tokens LiteSys would have returned; the
+tokens after the cut only cost time. One departure, deliberate: every sample has its own seed derived from (seed,
+problem, trial), so a sample does not change when the batch, the problem subset or the order changes (LiteSys
+ignores its --seed). Block top-k runs keep LiteSys's 4 sink tokens and dense first layer unless told otherwise (--sinks,
 --dense-layers), with the block = the KV page (--page-size, 16 as in LiteSys).
 
 The traces go out in the format `kinetics.traces` reads (line 1 metadata, then one line per sample with `query`,
@@ -17,6 +19,7 @@ torch, transformers and the engine are imported only when a run starts.
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import json
 import logging
@@ -38,6 +41,9 @@ MAX_LENGTH = 32_768      # LiteSys max_len: prompt + generation
 MAX_NEW_TOKENS = 30_768  # LiteSys gen_len (2,000 tokens left for the prompt)
 TEMPERATURE, TOP_P, TOP_K = 0.6, 0.95, 20
 PROBLEM_FIELDS = ("problem", "answer")
+# LiteSys's loop stop (litesys/engine/engine.py): block 64, window 1024, threshold max(1024 // 64 - 1, 2) = 15
+REPEAT_BLOCK, REPEAT_WINDOW = 64, 1024
+REPEAT_THRESHOLD = max(REPEAT_WINDOW // REPEAT_BLOCK - 1, 2)
 
 
 # ---- problems ----------------------------------------------------------------------------------------------------
@@ -151,6 +157,7 @@ class EvalSettings:
     page_size: int = 16
     sinks: int = 4          # LiteSys's sparse attention always keeps the first 4 tokens ...
     dense_layers: int = 1   # ... and keeps layer 0 dense (ORIGINAL.md §4.2); both apply to block top-k only
+    repetition_stop: bool = True   # LiteSys's loop stop, applied after generation (see repetition_cut)
 
     def __post_init__(self):
         def integer(name, low):
@@ -297,6 +304,31 @@ def model_name(weights: str | Path, name: str | None = None) -> str:
                      f"name it with --model")
 
 
+def repetition_cut(tokens: list[int], prompt_len: int, block: int = REPEAT_BLOCK, window: int = REPEAT_WINDOW,
+                   threshold: int = REPEAT_THRESHOLD) -> int | None:
+    """Where LiteSys's loop stop would have ended a generation: the number of tokens it keeps, or None.
+
+    LiteSys checks after every decode step k (k generated tokens before the newest one, and only once prompt + k >
+    window): the last `block` of those k tokens is searched, as a sliding window, in the tokens from k - window - block
+    to k - block; `threshold` or more occurrences stop the request and keep its first k - block tokens. Every 64-token
+    block is indexed once by its start, so a 30k-token sample is checked in milliseconds.
+    """
+    starts: dict[tuple, list[int]] = {}
+    for k in range(1, len(tokens)):
+        # make the blocks starting at <= k - 2*block searchable (they end by k - block, inside the window)
+        newest_start = k - 2 * block
+        if newest_start >= 0:
+            starts.setdefault(tuple(tokens[newest_start:newest_start + block]), []).append(newest_start)
+        if prompt_len + k <= window or k < 2 * block:
+            continue
+        found = starts.get(tuple(tokens[k - block:k]))
+        if found:
+            first = max(0, k - window - block)
+            if len(found) - bisect.bisect_left(found, first) >= threshold:
+                return k - block
+    return None
+
+
 # ---- the run -----------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -369,24 +401,30 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
     if failed:
         raise InputError(f"{len(failed)} of {len(outputs)} requests were rejected by the engine: {failed[0].error}")
 
-    samples, correct_by_problem = [], [0] * len(problems)
+    samples, correct_by_problem, repetition_stops = [], [0] * len(problems), 0
     for i, output in zip(index, outputs):
         problem = problems[i]
-        text = tokenizer.decode(output.token_ids, skip_special_tokens=True)
+        tokens, finished = list(output.token_ids), output.finish_reason == "stop"
+        cut = repetition_cut(tokens, len(output.prompt_token_ids)) if settings.repetition_stop else None
+        if cut is not None:
+            tokens, finished = tokens[:cut], False   # stopped for looping: the reasoning did not finish
+            repetition_stops += 1
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
         result = grading.grade(text, problem.answer)
         correct_by_problem[i] += result.correct
         samples.append({"query": problem.problem, "choices": [problem.answer], "prediction": [text],
-                        "score": result.score, "gen_tokens": len(output.token_ids),
-                        "prompt_tokens": len(output.prompt_token_ids), "finished": output.finish_reason == "stop"})
+                        "score": result.score, "gen_tokens": len(tokens),
+                        "prompt_tokens": len(output.prompt_token_ids), "finished": finished})
     pass_at_1 = 100.0 * sum(s["score"] > 0 for s in samples) / len(samples)
     pass_at_trials = 100.0 * sum(c > 0 for c in correct_by_problem) / len(problems)
     metadata = {
-        "trials": settings.trials, "total_example": len(problems), "pass@1": pass_at_1,
+        "trials": settings.trials, "problems": len(problems), "total_example": len(samples), "pass@1": pass_at_1,
         f"pass@{settings.trials}": pass_at_trials, "sampling": settings.sampling_metadata(),
         "block_size": settings.page_size if settings.attention == "blocktopk" else 0, "local_window": 0,
         "sinks": attention.sinks, "dense_layers": attention.dense_layers, "stop_token_ids": list(stops),
         "weights": Path(weights).resolve().name, "device": device, "grader": "kinetics.grading",
-        "generated_tokens": sum(s["gen_tokens"] for s in samples), "wall_s": round(wall, 3),
+        "generated_tokens": sum(len(o.token_ids) for o in outputs), "wall_s": round(wall, 3),
+        "repetition_stop": settings.repetition_stop, "repetition_stops": repetition_stops,
     }
     path = Path(out) if out is not None else default_out(settings, name)
     if path.suffix != ".jsonl":  # a directory: the writer names the file the way the traces reader parses it
@@ -429,6 +467,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="default: fp32 on CPU, bf16 on CUDA")
     parser.add_argument("--max-num-seqs", type=int, help="engine: requests decoded together")
+    parser.add_argument("--no-repetition-stop", action="store_true",
+                        help="keep looping samples whole (LiteSys cuts them; see kinetics.eval.repetition_cut)")
     parser.set_defaults(func=_cli)
 
 
@@ -436,7 +476,8 @@ def _cli(args) -> int:
     settings = EvalSettings(
         task=args.task, trials=args.trials, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
         max_new_tokens=args.max_new_tokens, max_length=args.max_length, seed=args.seed, attention=args.attention,
-        budget=args.budget, page_size=args.page_size, sinks=args.sinks, dense_layers=args.dense_layers)
+        budget=args.budget, page_size=args.page_size, sinks=args.sinks, dense_layers=args.dense_layers,
+        repetition_stop=not args.no_repetition_stop)
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
     _check_weights_dir(args.weights)

@@ -33,12 +33,13 @@ def _byte_tokenizer():
     return tokenizer
 
 
-def _save_tiny_model(directory: Path) -> Path:
+def _save_tiny_model(directory: Path, text: str = ANSWER_TEXT, loop: bool = False) -> Path:
     """A 2-layer Qwen3 whose output is a fixed chain of tokens (a bigram table), saved the Hugging Face way.
 
     Attention and MLP outputs are zeroed, so the last hidden state is the current token's embedding; chain tokens
     embed as one-hot vectors and lm_head maps each to its successor with a logit gap of ~28 (47 after temperature
-    0.6), so sampling with the authors' settings writes ANSWER_TEXT and stops, whatever the seed.
+    0.6), so sampling with the authors' settings writes `text` and stops, whatever the seed; with `loop` the last
+    character leads back to the first one instead of <|im_end|>, and the model writes `text` forever.
     """
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -56,14 +57,15 @@ def _save_tiny_model(directory: Path) -> Path:
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(config).eval()
     # the chain starts at the template's last token ("\n" after "assistant") and ends with <|im_end|>
-    chain = [tokenizer.token_to_id("Ċ")] + tokenizer.encode(ANSWER_TEXT).ids + [eos]
-    assert len(set(chain)) == len(chain) <= config.hidden_size
+    body = tokenizer.encode(text).ids
+    chain = [tokenizer.token_to_id("Ċ")] + body + [body[0] if loop else eos]
+    assert len(set(chain[:-1])) == len(chain) - 1 and eos not in body and len(chain) <= config.hidden_size
     with torch.no_grad():
         for layer in model.model.layers:
             layer.self_attn.o_proj.weight.zero_()
             layer.mlp.down_proj.weight.zero_()
         model.lm_head.weight.zero_()
-        for slot, (token, successor) in enumerate(zip(chain, chain[1:])):
+        for slot, (token, successor) in enumerate(zip(chain[:-1], chain[1:])):
             model.model.embed_tokens.weight[token] = torch.nn.functional.one_hot(
                 torch.tensor(slot), config.hidden_size).float()
             model.lm_head.weight[successor, slot] = 5.0
@@ -296,3 +298,73 @@ def test_model_name_from_directory_name_or_config_shape(tmp_path):
     (snapshot / "config.json").write_text(json.dumps({**PRESET_CONFIGS["qwen3-1.7b"], "num_hidden_layers": 3}))
     with pytest.raises(InputError, match="--model"):
         kinetics_eval.model_name(snapshot)
+
+
+# ---- LiteSys's loop stop -----------------------------------------------------------------------------------------
+
+def _litesys_cut(tokens, prompt_len, block, window, threshold):
+    """LiteSys's rule step by step, as written in litesys/engine (recent_subseq_repeat_check), by brute force."""
+    for k in range(1, len(tokens)):
+        if prompt_len + k <= window:
+            continue
+        t = tokens[:k]
+        start = max(0, k - window - block)
+        searched = t[start:k - block]
+        if k < block or len(searched) < block:
+            continue
+        recent = t[-block:]
+        count = sum(searched[p:p + block] == recent for p in range(len(searched) - block + 1))
+        if count >= threshold:
+            return k - block
+    return None
+
+
+def test_repetition_cut_matches_litesys_rule_on_random_loops():
+    import random
+
+    rng = random.Random(1)
+    block, window = 4, 32
+    threshold = max(window // block - 1, 2)
+    fired = 0
+    for _ in range(300):
+        prefix = [rng.randrange(50) for _ in range(rng.randrange(0, 60))]
+        period = rng.choice([1, 2, 3, 4, 5, 7, 8, 12])
+        loop = [rng.randrange(50) for _ in range(period)] * rng.randrange(0, 40)
+        tail = [rng.randrange(50) for _ in range(rng.randrange(0, 10))]
+        tokens, prompt_len = prefix + loop + tail, rng.randrange(0, 40)
+        expected = _litesys_cut(tokens, prompt_len, block, window, threshold)
+        assert kinetics_eval.repetition_cut(tokens, prompt_len, block, window, threshold) == expected
+        fired += expected is not None
+    assert 50 < fired < 280   # both outcomes are exercised
+
+
+def test_repetition_cut_with_litesys_sizes():
+    loop = list(range(1000, 1064))                   # one 64-token block, repeated
+    tokens = list(range(500)) + loop * 40 + [7]
+    cut = kinetics_eval.repetition_cut(tokens, prompt_len=100)
+    assert cut == _litesys_cut(tokens, 100, 64, 1024, 15)
+    assert cut is not None and 500 + 15 * 64 <= cut < len(tokens) - 64
+    assert kinetics_eval.repetition_cut(list(range(5000)), prompt_len=100) is None
+
+
+def test_a_looping_sample_is_cut_where_litesys_would_stop_it(tmp_path, problems_file):
+    model = _save_tiny_model(tmp_path / "looping", text="abcdefghij", loop=True)
+    settings = kinetics_eval.EvalSettings(trials=1, max_new_tokens=1500)
+    problems = kinetics_eval.load_problems(problems_file)[:1]
+    tokenizer = kinetics_eval.load_tokenizer(model)
+    prompt_len = len(kinetics_eval.prompt_token_ids(tokenizer, problems[0].problem))
+    result = kinetics_eval.run_eval(model, settings, problems, out=tmp_path / "out", model="qwen3-0.6b")
+    metadata, sample = [json.loads(line) for line in result.path.read_text().splitlines()]
+    looped = ("abcdefghij" * 200)[:1500]
+    # after k tokens the last 64 recur every 10 tokens in [0, k - 128]: 15 times from k = 268 on; LiteSys looks
+    # only once prompt + k > 1024; it then keeps k - 64 tokens
+    cut = max(268, 1025 - prompt_len) - 64
+    assert sample["gen_tokens"] == cut and sample["prediction"] == [looped[:cut]]
+    assert sample["finished"] is False and metadata["repetition_stops"] == 1
+    assert metadata["generated_tokens"] == 1500 and metadata["total_example"] == 1
+
+    whole = kinetics_eval.run_eval(model, kinetics_eval.EvalSettings(trials=1, max_new_tokens=1500,
+                                                                     repetition_stop=False),
+                                   problems, out=tmp_path / "whole", model="qwen3-0.6b")
+    sample = json.loads(whole.path.read_text().splitlines()[1])
+    assert sample["gen_tokens"] == 1500 and sample["prediction"] == [looped] and sample["finished"] is False
