@@ -3,14 +3,17 @@
 The run follows the authors' LiteSys evaluation (ORIGINAL.md §4.5): one user turn holding their prompt around the
 problem, rendered with the model's own chat template (thinking on); temperature 0.6, top-p 0.95, top-k 20; at most
 32,768 tokens in all and 30,768 generated; N trials of every problem, each its own sample; the whole decoded output
-(thinking included) graded by `kinetics.grading`, 100 for right and 0 for wrong. LiteSys also stops a sample that loops: once its
-last 64 tokens already occur 15 times in the 1,024 tokens before them, it ends there and drops those 64 tokens.
-Our engine has no such stop, so we apply it afterwards (`repetition_cut`): sampling is causal, so cutting the
-finished sequence at the first step where the rule fires gives exactly the tokens LiteSys would have returned; the
-tokens after the cut only cost time. One departure, deliberate: every sample has its own seed derived from (seed,
-problem, trial), so a sample does not change when the batch, the problem subset or the order changes (LiteSys
-ignores its --seed). Block top-k runs keep LiteSys's 4 sink tokens and dense first layer unless told otherwise (--sinks,
---dense-layers), with the block = the KV page (--page-size, 16 as in LiteSys).
+(thinking included) graded by `kinetics.grading`, 100 for right and 0 for wrong.
+
+LiteSys also stops a sample that loops: once its last 64 tokens already occur 15 times in the 1,024 tokens before
+them, it ends there and drops those 64 tokens. Our engine has no such stop, so we apply it afterwards
+(`repetition_cut`): sampling is causal, so cutting the finished sequence at the first step where the rule fires
+gives exactly the tokens LiteSys would have returned; the tokens after the cut only cost time. Block top-k runs keep
+LiteSys's 4 sink tokens and dense first layer unless told otherwise (--sinks, --dense-layers), with the block = the
+KV page (--page-size, 16 as in LiteSys).
+
+One departure, deliberate: every sample has its own seed derived from (seed, problem, trial), so a sample does not
+change when the batch, the problem subset or the order changes (LiteSys ignores its --seed).
 
 The traces go out in the format `kinetics.traces` reads (line 1 metadata, then one line per sample with `query`,
 `choices`, `prediction`, `score`, plus the exact token counts), written by `kinetics.traces.write_hf_jsonl`.
