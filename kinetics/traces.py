@@ -409,7 +409,8 @@ def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
         for i, value in zip(missing, counted):
             known[i] = int(value)
     gen = np.asarray(known, dtype=np.int64)
-    finished = np.array([r["finished"] if "finished" in r else bool(is_finished(g, cap))
+    slack = min(CAP_SLACK, cap // 10)   # short test runs have short caps
+    finished = np.array([r["finished"] if "finished" in r else bool(is_finished(g, cap, slack))
                          for r, g in zip(records, gen)], dtype=bool)
     query_id = np.array([query_ids[r["query"]] for r in records])
     correct = np.array([float(r["score"]) > 0 for r in records], dtype=bool)
