@@ -412,7 +412,9 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         if cut is not None:
             tokens, finished = tokens[:cut], False   # stopped for looping: the reasoning did not finish
             repetition_stops += 1
-        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        # the text is what LiteSys decodes: every token but the stop token, special tokens included
+        text_tokens = tokens[:-1] if finished and tokens and tokens[-1] in stops else tokens
+        text = tokenizer.decode(text_tokens, skip_special_tokens=False)
         result = grading.grade(text, problem.answer)
         correct_by_problem[i] += result.correct
         samples.append({"query": problem.problem, "choices": [problem.answer], "prediction": [text],
