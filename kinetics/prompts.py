@@ -53,12 +53,17 @@ def _file_tokenizer(path: str):
         raise InputError(f"{path}: not a tokenizer.json ({str(error).splitlines()[0]})") from None
 
 
+@lru_cache(maxsize=1)
+def _qwen3_encoding():
+    import quicktok
+
+    return quicktok.get_encoding("qwen3")  # loading the vocabulary costs ~17 ms: once per process
+
+
 def _encoder(tokenizer):
     """A function text -> token count, special tokens in the text encoded as themselves."""
     if tokenizer is None:
-        import quicktok
-
-        qwen3 = quicktok.get_encoding("qwen3")
+        qwen3 = _qwen3_encoding()
         return lambda text: len(qwen3.encode(text, allowed_special="all"))
     if isinstance(tokenizer, (str, Path)):
         path = Path(tokenizer)
