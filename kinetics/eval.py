@@ -386,6 +386,13 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
                                 dense_layers=settings.dense_layers if sparse else 0)
     llm = LLM(weights, weights=weights, device=device, dtype=dtype, attention=attention, seed=settings.seed,
               **(engine_limits or {}))
+    for problem, ids in zip(problems, prompts):  # what the engine would reject, before any sampling
+        if len(ids) >= llm.max_model_len:
+            raise InputError(f"{problem.where or 'a problem'}: its prompt has {len(ids)} tokens, more than the "
+                             f"model's context of {llm.max_model_len}")
+        if max(ids) >= llm.config.vocab_size:
+            raise InputError(f"the tokenizer of {str(weights)!r} gives token id {max(ids)}, but the model has only "
+                             f"{llm.config.vocab_size} embeddings: tokenizer and weights do not belong together")
     requests, params, index = [], [], []
     for i, (problem, ids) in enumerate(zip(problems, prompts)):
         for trial in range(settings.trials):

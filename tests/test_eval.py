@@ -368,3 +368,16 @@ def test_a_looping_sample_is_cut_where_litesys_would_stop_it(tmp_path, problems_
                                    problems, out=tmp_path / "whole", model="qwen3-0.6b")
     sample = json.loads(whole.path.read_text().splitlines()[1])
     assert sample["gen_tokens"] == 1500 and sample["prediction"] == [looped] and sample["finished"] is False
+
+
+def test_tokenizer_that_does_not_fit_the_model_fails_before_sampling(tiny_model, tmp_path, problems_file, capsys):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    small = tmp_path / "small-vocab"
+    config = Qwen3Config(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=8, eos_token_id=99)
+    Qwen3ForCausalLM(config).save_pretrained(str(small))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (small / name).symlink_to(tiny_model / name)
+    err = _run(["--weights", str(small), "--problems", str(problems_file), "--model", "qwen3-0.6b"], capsys)
+    assert "only 100 embeddings" in err and "do not belong together" in err
