@@ -290,6 +290,7 @@ if "long-cot" in strategies:
                      "median": f"{r.median_ratio.estimate:.2f}x [{r.median_ratio.low:.2f}, {r.median_ratio.high:.2f}]"})
     display(pd.DataFrame(rows).style.hide(axis="index"))
 
+# %% [markdown]
 # ### Is it the attention FLOPs or the bytes?
 #
 # Between the two laws sits a third count: every FLOP, attention included (`cost="flops-attn"`), but no memory
