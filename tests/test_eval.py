@@ -379,5 +379,6 @@ def test_tokenizer_that_does_not_fit_the_model_fails_before_sampling(tiny_model,
     Qwen3ForCausalLM(config).save_pretrained(str(small))
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (small / name).symlink_to(tiny_model / name)
+    capsys.readouterr()  # drop save_pretrained's progress bar
     err = _run(["--weights", str(small), "--problems", str(problems_file), "--model", "qwen3-0.6b"], capsys)
     assert "only 100 embeddings" in err and "do not belong together" in err
