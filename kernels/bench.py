@@ -479,7 +479,7 @@ def run_attention(args) -> int:
     import torch
 
     from kinetics.paths import results_dir
-    from kinetics.provenance import device_slug, provenance
+    from kinetics.provenance import device_slug
 
     if not torch.cuda.is_available():
         raise InputError("kinetics bench attention needs a CUDA GPU; the saved results are in data/results/")
@@ -496,11 +496,28 @@ def run_attention(args) -> int:
         return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
     repeats = 15 if args.quick else 30
+    layer_shapes = [] if args.no_layer else ([(256, 8192), (256, 32768)] if args.quick else
+                                             [(256, 8192), (256, 16384), (256, 32768), (1024, 8192), (1024, 32768)])
+    result = measure(sweep_shapes(args.quick), flashinfer_on, repeats, layer_shapes, command)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print_table(result, sys.stdout)
+    log.info("wrote %s", out)
+    return 0
+
+
+def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: str) -> dict:
+    """Time every shape (and the layer benchmark); the result dict that `kinetics bench attention` saves."""
+    import torch
+
+    from kinetics.provenance import provenance
+
     dtype = torch.bfloat16
     workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
-    result = {"provenance": _provenance(provenance, command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [], "layer": []}
+    result = {"provenance": _provenance(provenance, command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [],
+              "layer": []}
     log.info("device-to-device copy: %.2f TB/s", result["copy_tbps"])
-    for rows, context, page, selected, group, shuffled in sweep_shapes(args.quick):
+    for rows, context, page, selected, group, shuffled in shapes:
         row = bench_shape(rows, context, page, selected, group, dtype, flashinfer_on, repeats, workspace, shuffled)
         result["shapes"].append(row)
         log.info("rows %5d ctx %6d page %2d sel %3d g %d | dense %.3f ms (FI %s) | top-k %.3f ms (sel %.3f + "
@@ -515,22 +532,15 @@ def run_attention(args) -> int:
     result["ceiling_tbps"] = ceiling
     result["ceiling_source"] = "FlashInfer dense decode, best in this run" if flashinfer_on else "our dense decode"
     finish_rows(result["shapes"], ceiling)
-    if not args.no_layer:
-        layer_shapes = [(256, 8192), (256, 32768)] if args.quick else [(256, 8192), (256, 16384), (256, 32768),
-                                                                       (1024, 8192), (1024, 32768)]
-        for batch, context in layer_shapes:
-            row = bench_layer(batch, context, 16, 65, dtype, repeats)
-            result["layer"].append(row)
-            log.info("layer B %d ctx %d: dense %.0f tok/s, block top-k %.0f tok/s (%.2fx)", batch, context,
-                     row["dense_tokens_per_s"], row["block_topk_tokens_per_s"], row["speedup"])
+    for batch, context in layer_shapes:
+        row = bench_layer(batch, context, 16, 65, dtype, repeats)
+        result["layer"].append(row)
+        log.info("layer B %d ctx %d: dense %.0f tok/s, block top-k %.0f tok/s (%.2fx)", batch, context,
+                 row["dense_tokens_per_s"], row["block_topk_tokens_per_s"], row["speedup"])
     result["kernel_resources"] = kernel_resources()
     result["launch_config"] = {"paged_decode": importlib.import_module("kinetics.kernels.paged_decode").CONFIG,
                                "block_topk": importlib.import_module("kinetics.kernels.block_topk").CONFIG}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print_table(result, sys.stdout)
-    log.info("wrote %s", out)
-    return 0
+    return result
 
 
 def print_table(result: dict, stream) -> None:
