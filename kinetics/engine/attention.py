@@ -34,6 +34,7 @@ class ForwardMeta:
     recompute_rows: torch.Tensor | None = None    # [R] rows of the batch
     recompute_table: torch.Tensor | None = None   # [R, W] page table of each row's request
     recompute_lens: torch.Tensor | None = None    # [R] context length seen by each row (position + 1)
+    int32: dict = field(default_factory=dict)      # int32 copies for the Triton kernels, made once per pass
 
 
 class PagedKVCache:
@@ -183,7 +184,12 @@ class Attention:
                 rows = meta.recompute_rows
                 out[rows] = self._decode(layer, q[rows], meta.recompute_table, meta.recompute_lens, sparse)
             return out
-        return self._decode(layer, q, meta.page_table, meta.context_lens, sparse)
+        table, lens = meta.page_table, meta.context_lens
+        if self.kernels is not None:
+            if not meta.int32:
+                meta.int32 = {"table": table.to(torch.int32), "lens": lens.to(torch.int32)}
+            table, lens = meta.int32["table"], meta.int32["lens"]
+        return self._decode(layer, q, table, lens, sparse)
 
     def _decode(self, layer: int, q: torch.Tensor, page_table: torch.Tensor, context_lens: torch.Tensor,
                 sparse: bool) -> torch.Tensor:

@@ -43,9 +43,12 @@ class PageAllocator:
             raise RuntimeError(f"page allocator: {need} pages wanted, {len(self.free)} free")
         for _ in range(max(need, 0)):
             seq.pages.append(self.free.popleft())
+        if need > 0:
+            seq._page_array = None
         self.peak_used = max(self.peak_used, self.num_used)
 
     def release(self, seq: Sequence) -> None:
         self.free.extend(seq.pages)
         seq.pages = []
+        seq._page_array = None
         seq.num_cached = 0

@@ -20,8 +20,8 @@ class TritonDecode:
     def decode(self, q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, ksum: torch.Tensor | None,
                page_table: torch.Tensor, context_lens: torch.Tensor, scale: float,
                sparse: AttentionConfig | None) -> torch.Tensor:
-        table = page_table.to(torch.int32)
-        lens = context_lens.to(torch.int32)
+        table = page_table if page_table.dtype == torch.int32 else page_table.to(torch.int32)
+        lens = context_lens if context_lens.dtype == torch.int32 else context_lens.to(torch.int32)
         q = q.contiguous()
         if sparse is None:
             return self.kernels.paged_decode(q, k_cache, v_cache, table, lens, sm_scale=scale, validate=False)

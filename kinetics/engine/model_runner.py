@@ -34,6 +34,7 @@ class ModelRunner:
             load_weights(self.model, weights)
         else:
             self.model.init_random(seed)
+        self.model.fuse()
         page = attention_config.page_size
         self.num_pages = self._num_pages(max_len)
         self.max_model_len = min(max_len, self.num_pages * page)
@@ -118,7 +119,7 @@ class ModelRunner:
             n = len(seq)
             ids[i] = seq.output[-1] if seq.output else seq.prompt[-1]
             positions[i] = n - 1
-            table[i, :len(seq.pages)] = seq.pages
+            table[i, :len(seq.pages)] = seq.page_array()
             slots[i] = seq.pages[(n - 1) // page] * page + (n - 1) % page
             lens[i] = n
         return ids, positions, slots, table, lens

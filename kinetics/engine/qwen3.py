@@ -14,16 +14,72 @@ from kinetics.engine.attention import Attention, ForwardMeta
 from kinetics.engine.config import ModelConfig
 
 
+# ---- the elementwise parts, written as plain functions so that a GPU can fuse each into one kernel ----
+# Eager, a decode layer is ~65 small kernels (a norm alone is 8); at small batch the step is bound by their launches,
+# even inside a CUDA graph. torch.compile turns each function below into one Triton kernel on CUDA; the CPU path
+# stays eager (same arithmetic, no compile time in tests).
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    xf = x.float()
+    xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * xf.to(x.dtype)
+
+
+def add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float):
+    """(rms_norm(x + residual), x + residual): the residual add fused into the next norm."""
+    total = x + residual
+    return rms_norm(total, weight, eps), total
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
+
+
+def qk_norm_rope(qkv: torch.Tensor, q_weight, k_weight, cos, sin, hq: int, hkv: int, d: int, eps: float):
+    """Split the fused projection, RMS-normalise q and k per head (Qwen3's qk-norm), rotate them (RoPE)."""
+    t = qkv.shape[0]
+    q, k, v = qkv.split([hq * d, hkv * d, hkv * d], dim=-1)
+    q = rotate(rms_norm(q.reshape(t, hq, d), q_weight, eps), cos, sin)
+    k = rotate(rms_norm(k.reshape(t, hkv, d), k_weight, eps), cos, sin)
+    return q.contiguous(), k.contiguous(), v.reshape(t, hkv, d).contiguous()
+
+
+def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
+    gate, up = gate_up.chunk(2, dim=-1)
+    return F.silu(gate) * up
+
+
+_COMPILED: dict = {}
+COMPILE_ON_CUDA = True
+
+
+def fused(fn, *args):
+    """fn(*args), compiled into fused kernels when the tensors live on a GPU."""
+    if COMPILE_ON_CUDA and args[0].is_cuda:
+        compiled = _COMPILED.get(fn)
+        if compiled is None:
+            import torch._dynamo
+
+            # one specialisation per model shape (and batch 1): allow more than the default 8
+            for knob in ("recompile_limit", "cache_size_limit"):
+                if hasattr(torch._dynamo.config, knob):
+                    setattr(torch._dynamo.config, knob, max(getattr(torch._dynamo.config, knob), 64))
+            compiled = _COMPILED[fn] = torch.compile(fn, dynamic=True, fullgraph=True)
+        return compiled(*args)
+    return fn(*args)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, size: int, eps: float):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(size))
         self.eps = eps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None):
+        if residual is None:
+            return fused(rms_norm, x, self.weight, self.eps)
+        return fused(add_rms_norm, x, residual, self.weight, self.eps)
 
 
 class RotaryEmbedding(nn.Module):
@@ -43,20 +99,19 @@ class RotaryEmbedding(nn.Module):
         angles = torch.cat([freqs, freqs], dim=-1)
         self.cos, self.sin = angles.cos(), angles.sin()
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """x: [T, heads, D]."""
-        cos = self.cos[positions].to(x.dtype)[:, None, :]
-        sin = self.sin[positions].to(x.dtype)[:, None, :]
-        half = x.shape[-1] // 2
-        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return x * cos + rotated * sin
+    def forward(self, positions: torch.Tensor, dtype: torch.dtype):
+        """(cos, sin) [T, 1, D] of the positions, once per forward pass for all layers."""
+        return self.cos[positions].to(dtype)[:, None, :], self.sin[positions].to(dtype)[:, None, :]
 
 
 class Qwen3Attention(nn.Module):
+    """Loads as q_proj/k_proj/v_proj (Hugging Face names); fuse() then concatenates them into one qkv_proj."""
+
     def __init__(self, config: ModelConfig, layer: int):
         super().__init__()
         self.layer = layer
         self.hq, self.hkv, self.d = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+        self.eps = config.rms_norm_eps
         bias = config.attention_bias
         self.q_proj = nn.Linear(config.hidden_size, self.hq * self.d, bias=bias)
         self.k_proj = nn.Linear(config.hidden_size, self.hkv * self.d, bias=bias)
@@ -64,14 +119,33 @@ class Qwen3Attention(nn.Module):
         self.o_proj = nn.Linear(self.hq * self.d, config.hidden_size, bias=bias)
         self.q_norm = RMSNorm(self.d, config.rms_norm_eps)
         self.k_norm = RMSNorm(self.d, config.rms_norm_eps)
+        self.qkv_proj: nn.Linear | None = None
 
-    def forward(self, x, positions, rope: RotaryEmbedding, attention: Attention, meta: ForwardMeta):
-        t = x.shape[0]
-        q = rope(self.q_norm(self.q_proj(x).view(t, self.hq, self.d)), positions)
-        k = rope(self.k_norm(self.k_proj(x).view(t, self.hkv, self.d)), positions)
-        v = self.v_proj(x).view(t, self.hkv, self.d)
+    @torch.no_grad()
+    def fuse(self) -> None:
+        parts = (self.q_proj, self.k_proj, self.v_proj)
+        self.qkv_proj = _concat_linear(parts)
+        del self.q_proj, self.k_proj, self.v_proj
+
+    def forward(self, x, rope, attention: Attention, meta: ForwardMeta):
+        qkv = self.qkv_proj(x) if self.qkv_proj is not None else torch.cat(
+            [self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1)
+        cos, sin = rope
+        q, k, v = fused(qk_norm_rope, qkv, self.q_norm.weight, self.k_norm.weight, cos, sin,
+                        self.hq, self.hkv, self.d, self.eps)
         out = attention(self.layer, q, k, v, meta)
-        return self.o_proj(out.reshape(t, self.hq * self.d))
+        return self.o_proj(out.reshape(x.shape[0], self.hq * self.d))
+
+
+def _concat_linear(parts) -> nn.Linear:
+    first = parts[0]
+    bias = first.bias is not None
+    fused_linear = nn.Linear(first.in_features, sum(p.out_features for p in parts), bias=bias,
+                             device=first.weight.device, dtype=first.weight.dtype)
+    fused_linear.weight.copy_(torch.cat([p.weight for p in parts]))
+    if bias:
+        fused_linear.bias.copy_(torch.cat([p.bias for p in parts]))
+    return fused_linear
 
 
 class Qwen3MLP(nn.Module):
@@ -81,8 +155,17 @@ class Qwen3MLP(nn.Module):
         self.up_proj = nn.Linear(hidden, intermediate, bias=False)
         self.down_proj = nn.Linear(intermediate, hidden, bias=False)
 
+        self.gate_up_proj: nn.Linear | None = None
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        self.gate_up_proj = _concat_linear((self.gate_proj, self.up_proj))
+        del self.gate_proj, self.up_proj
+
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate_up = self.gate_up_proj(x) if self.gate_up_proj is not None else torch.cat(
+            [self.gate_proj(x), self.up_proj(x)], dim=-1)
+        return self.down_proj(fused(silu_mul, gate_up))
 
 
 class Qwen3Experts(nn.Module):
@@ -136,9 +219,15 @@ class Qwen3DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-    def forward(self, x, positions, rope, attention, meta):
-        x = x + self.self_attn(self.input_layernorm(x), positions, rope, attention, meta)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, residual, rope, attention, meta):
+        """(this layer's output, the residual stream before it): each add is fused into the next norm."""
+        if residual is None:
+            h, residual = self.input_layernorm(x), x
+        else:
+            h, residual = self.input_layernorm(x, residual)
+        h = self.self_attn(h, rope, attention, meta)
+        h, residual = self.post_attention_layernorm(h, residual)
+        return self.mlp(h), residual
 
 
 class Qwen3Model(nn.Module):
@@ -150,10 +239,13 @@ class Qwen3Model(nn.Module):
         self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta, max_positions)
 
     def forward(self, input_ids, positions, attention: Attention, meta: ForwardMeta):
+        meta.int32 = {}     # per-pass derived tables are rebuilt from this pass's inputs (and captured with them)
         x = self.embed_tokens(input_ids)
+        rope = self.rotary(positions, x.dtype)
+        residual = None
         for layer in self.layers:
-            x = layer(x, positions, self.rotary, attention, meta)
-        return self.norm(x)
+            x, residual = layer(x, residual, rope, attention, meta)
+        return self.norm(x, residual)[0]
 
 
 class Qwen3ForCausalLM(nn.Module):
@@ -168,6 +260,13 @@ class Qwen3ForCausalLM(nn.Module):
     def forward(self, input_ids, positions, attention: Attention, meta: ForwardMeta) -> torch.Tensor:
         """Final hidden states [T, hidden] of every token; logits() turns the selected rows into logits."""
         return self.model(input_ids, positions, attention, meta)
+
+    def fuse(self) -> None:
+        """Concatenate q/k/v and gate/up projections (after loading): fewer, larger matrix products."""
+        for layer in self.model.layers:
+            layer.self_attn.fuse()
+            if isinstance(layer.mlp, Qwen3MLP):
+                layer.mlp.fuse()
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden).float()

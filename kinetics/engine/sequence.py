@@ -83,6 +83,15 @@ class Sequence:
     preemptions: int = 0
     logits: list = field(default_factory=list)
     finished_at: float | None = None   # seconds after generate() started
+    _page_array: object = field(default=None, repr=False)
+
+    def page_array(self):
+        """The pages as a numpy array, rebuilt only after the allocator changed them (once per page_size steps)."""
+        import numpy as np
+
+        if self._page_array is None:
+            self._page_array = np.asarray(self.pages, dtype=np.int64)
+        return self._page_array
 
     @property
     def tokens(self) -> list[int]:
