@@ -347,27 +347,27 @@ def test_repetition_cut_with_litesys_sizes():
     assert kinetics_eval.repetition_cut(list(range(5000)), prompt_len=100) is None
 
 
-def test_a_looping_sample_is_cut_where_litesys_would_stop_it(tmp_path, problems_file):
+def test_a_looping_sample_is_cut_where_litesys_would_stop_it(tmp_path):
     model = _save_tiny_model(tmp_path / "looping", text="abcdefghij", loop=True)
-    settings = kinetics_eval.EvalSettings(trials=1, max_new_tokens=1500)
-    problems = kinetics_eval.load_problems(problems_file)[:1]
+    # a long problem (prompt > 1024 tokens) so that LiteSys's check is on from the first token: a short run suffices
+    problems = [kinetics_eval.Problem("Add up all the numbers below. " + "1 + 2 + 3 + 4 + 5, " * 50, "15")]
     tokenizer = kinetics_eval.load_tokenizer(model)
-    prompt_len = len(kinetics_eval.prompt_token_ids(tokenizer, problems[0].problem))
+    assert len(kinetics_eval.prompt_token_ids(tokenizer, problems[0].problem)) > 1024
+    settings = kinetics_eval.EvalSettings(trials=1, max_new_tokens=300)
     result = kinetics_eval.run_eval(model, settings, problems, out=tmp_path / "out", model="qwen3-0.6b")
     metadata, sample = [json.loads(line) for line in result.path.read_text().splitlines()]
-    looped = ("abcdefghij" * 200)[:1500]
-    # after k tokens the last 64 recur every 10 tokens in [0, k - 128]: 15 times from k = 268 on; LiteSys looks
-    # only once prompt + k > 1024; it then keeps k - 64 tokens
-    cut = max(268, 1025 - prompt_len) - 64
-    assert sample["gen_tokens"] == cut and sample["prediction"] == [looped[:cut]]
+    looped = "abcdefghij" * 30
+    # after k tokens, the last 64 (from k - 64) recur at every start s = k - 64 (mod 10) in [0, k - 128]; there are
+    # 15 such starts first at k = 274, where LiteSys stops and keeps k - 64 tokens
+    assert sample["gen_tokens"] == 274 - 64 and sample["prediction"] == [looped[:274 - 64]]
     assert sample["finished"] is False and metadata["repetition_stops"] == 1
-    assert metadata["generated_tokens"] == 1500 and metadata["total_example"] == 1
+    assert metadata["generated_tokens"] == 300 and metadata["total_example"] == 1
 
-    whole = kinetics_eval.run_eval(model, kinetics_eval.EvalSettings(trials=1, max_new_tokens=1500,
+    whole = kinetics_eval.run_eval(model, kinetics_eval.EvalSettings(trials=1, max_new_tokens=300,
                                                                      repetition_stop=False),
                                    problems, out=tmp_path / "whole", model="qwen3-0.6b")
     sample = json.loads(whole.path.read_text().splitlines()[1])
-    assert sample["gen_tokens"] == 1500 and sample["prediction"] == [looped] and sample["finished"] is False
+    assert sample["gen_tokens"] == 300 and sample["prediction"] == [looped] and sample["finished"] is False
 
 
 def test_tokenizer_that_does_not_fit_the_model_fails_before_sampling(tiny_model, tmp_path, problems_file, capsys):
