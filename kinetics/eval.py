@@ -449,7 +449,16 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
 
 # ---- CLI ---------------------------------------------------------------------------------------------------------
 
+EXAMPLES = """examples:
+  kinetics eval --weights ~/models/Qwen3-1.7B --task aime24 --trials 8
+  kinetics eval --weights ~/models/Qwen3-8B --trials 32 --attention blocktopk --budget 1024 --page-size 16
+  kinetics eval --weights ~/models/Qwen3-0.6B --dataset math-ai/aime25 --task aime25 --limit 5 --device cpu
+  kinetics traces summary          # the runs written under data/traces/, next to the authors' tables"""
+
+
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXAMPLES
     parser.add_argument("--weights", required=True, metavar="DIR",
                         help="model directory: config.json, *.safetensors, tokenizer.json, tokenizer_config.json")
     parser.add_argument("--task", choices=TASKS, default="aime24")
