@@ -414,7 +414,8 @@ def tune(out: Path, repeats: int = 15) -> None:
     pd = importlib.import_module("kinetics.kernels.paged_decode")
     base_bt, base_pd = copy.deepcopy(bt.CONFIG), copy.deepcopy(pd.CONFIG)
     rows_out = []
-    for rows, context, page, selected in [(2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 8192, 16, 65)]:
+    for rows, context, page, selected in [(2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 8192, 16, 65),
+                                          (2048, 32768, 64, 17)]:
         torch.cuda.empty_cache()
         p = Problem(rows, context, page, 4, torch.bfloat16)
         sel = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
@@ -427,36 +428,48 @@ def tune(out: Path, repeats: int = 15) -> None:
                              "tbps": nbytes / (t * 1e-3) / 1e12})
             log.info("%s %s %s: %.3f ms %.2f TB/s", shape, kernel, variant, t, rows_out[-1]["tbps"])
 
-        for chunk, warps in itertools.product((32, 64, 128), (4, 8)):
+        def select(method):
+            return bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
+                                   validate=False, method=method)
+
+        pages_pad = max(16, 1 << (p.pages_per_row - 1).bit_length())
+        common = dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=HEAD_DIM, PAGE=page, MINMAX=False)
+        for chunk, warps, radix in itertools.product((32, 128), (4, 8), (1, 4)):
             bt.CONFIG.update(copy.deepcopy(base_bt))
-            bt.CONFIG["fused_chunk"][HEAD_DIM], bt.CONFIG["fused_warps"] = chunk, warps
-            again = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
-                                    validate=False, method="fused")
-            assert torch.equal(again, sel)
-            record("select_fused", f"chunk={chunk} warps={warps}", lambda: bt.select_pages(
-                p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0, validate=False,
-                method="fused"), p.summary_bytes())
-        for chunk, warps in itertools.product((16, 32, 64), (2, 4)):
+            bt.CONFIG["fused_chunk"][HEAD_DIM], bt.CONFIG["fused_warps"], bt.CONFIG["radix_bits"] = chunk, warps, radix
+            assert torch.equal(select("fused"), sel)
+            record("select_fused", f"chunk={chunk} warps={warps} radix={radix}", lambda: select("fused"),
+                   p.summary_bytes())
+        for chunk, warps in itertools.product((64, 128, 256), (2, 4, 8)):
             bt.CONFIG.update(copy.deepcopy(base_bt))
             bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
-            again = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
-                                    validate=False, method="two_pass")
-            assert torch.equal(again, sel)
-            record("select_two_pass", f"chunk={chunk} warps={warps}", lambda: bt.select_pages(
-                p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0, validate=False,
-                method="two_pass"), p.summary_bytes())
+            record("score_pass", f"chunk={chunk} warps={warps}", lambda: bt._score_pass(
+                p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common), p.summary_bytes())
+        bt.CONFIG.update(copy.deepcopy(base_bt))
+        keys = bt._score_pass(p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common)
+        out = torch.empty_like(sel)
+        for radix, warps in itertools.product((1, 4), (4, 8, 16)):
+            bt.CONFIG["radix_bits"], bt.CONFIG["select_warps"] = radix, warps
+            bt._select_pass(keys, p.seq_lens, out, selected, 0, page)
+            assert torch.equal(out, sel)
+            record("select_pass", f"radix={radix} warps={warps}", lambda: bt._select_pass(
+                keys, p.seq_lens, out, selected, 0, page), keys.numel() * 4)
+        for chunk, warps, radix in itertools.product((64, 128), (2, 4), (1, 4)):
+            bt.CONFIG.update(copy.deepcopy(base_bt))
+            bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"], bt.CONFIG["radix_bits"] = chunk, warps, radix
+            assert torch.equal(select("two_pass"), sel)
+            record("select_two_pass", f"chunk={chunk} warps={warps} radix={radix}", lambda: select("two_pass"),
+                   p.summary_bytes())
         bt.CONFIG.update(copy.deepcopy(base_bt))
         kv = p.kv_bytes(selected * page)
-        for block_n, warps, stages, splits in itertools.product((16, 32, 64), (4, 8), (2, 3, 4), (1, 2, 4)):
-            if (warps == 8 and block_n == 16) or (splits == 4 and block_n == 64):
-                continue
+        for block_n, warps, stages, splits in itertools.product((32, 64), (4,), (2, 3), (1, 2)):
             pd.CONFIG["sparse"] = {**base_pd["sparse"], "block_n": {}, "block_n_default": block_n, "warps": {},
                                    "warps_default": warps, "stages": stages}
             record("sparse_attn", f"block_n={block_n} warps={warps} stages={stages} splits={splits}",
                    lambda: pd.sparse_paged_decode(p.q, p.k, p.v, p.page_table, p.seq_lens, sel, validate=False,
                                                   num_splits=splits), kv)
         pd.CONFIG.update(copy.deepcopy(base_pd))
-        if rows == 512:
+        if rows == 0:  # dense variants: measured once (kernels/NOTES.md), off to save device time
             for block_n, stages in itertools.product((32, 64, 128), (2, 3, 4)):
                 pd.CONFIG["dense"] = {**base_pd["dense"], "block_n": {}, "block_n_default": block_n,
                                       "stages": stages}
@@ -467,11 +480,11 @@ def tune(out: Path, repeats: int = 15) -> None:
     out.write_text(json.dumps(rows_out, indent=1))
     best = {}
     for r in rows_out:
-        key = (r["rows"], r["context"], r["kernel"])
+        key = (r["rows"], r["context"], r["page_size"], r["kernel"])
         if key not in best or r["median_ms"] < best[key]["median_ms"]:
             best[key] = r
-    for (rows, context, kernel), r in sorted(best.items()):
-        print(f"best {kernel:16s} rows {rows:5d} ctx {context:6d}: {r['variant']:40s} {r['median_ms']:.3f} ms "
+    for (rows, context, page, kernel), r in sorted(best.items()):
+        print(f"best {kernel:16s} {rows:5d} x {context:6d} page {page:2d}: {r['variant']:32s} {r['median_ms']:.3f} ms "
               f"{r['tbps']:.2f} TB/s")
 
 

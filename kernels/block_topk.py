@@ -54,20 +54,41 @@ def _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_s
 
 
 @triton.jit
+def _kth_largest(keys, k, RADIX_BITS: tl.constexpr):
+    """The k-th largest int32 key (k >= 1; INT32_MAX when k == 0): the largest T with at least k keys >= T.
+
+    RADIX_BITS = 1: 32 rounds of one count each, sign bit first. RADIX_BITS = 4: 8 rounds of 16 counts each,
+    one hexadecimal digit of T per round (fewer reductions across the program's threads, more compares).
+    """
+    if RADIX_BITS == 1:
+        threshold = tl.where(tl.sum((keys >= 0).to(tl.int32), axis=0) >= k, 0, -2147483648)
+        for bit in tl.static_range(30, -1, -1):
+            candidate = threshold | (1 << bit)
+            enough = tl.sum((keys >= candidate).to(tl.int32), axis=0) >= k
+            threshold = tl.where(enough, candidate, threshold)
+    else:
+        unsigned = keys.to(tl.int64) + 2147483648  # the same order, in [0, 2^32)
+        digit = tl.arange(0, 16).to(tl.int64)
+        base = tl.sum(digit * 0, axis=0)  # an int64 zero
+        for round in tl.static_range(8):
+            shift: tl.constexpr = 28 - 4 * round
+            candidates = base + (digit << shift)
+            counts = tl.sum((unsigned[None, :] >= candidates[:, None]).to(tl.int32), axis=1)
+            base = base + ((tl.sum((counts >= k).to(tl.int64), axis=0) - 1) << shift)
+        threshold = (base - 2147483648).to(tl.int32)
+    return threshold
+
+
+@triton.jit
 def _choose_and_store(keys, n_pages, budget, num_sink, out, out_width,
-                      PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr):
+                      PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr):
     """Radix-select the k_free best keys, add the forced pages, store ascending page numbers then -1s."""
     n_forced = tl.minimum(num_sink, n_pages) + (n_pages > num_sink).to(tl.int32)
     k_free = tl.maximum(tl.minimum(budget - n_forced, n_pages - n_forced), 0)
     page = tl.arange(0, PAGES_PAD)
     free = (page >= num_sink) & (page < n_pages - 1)
     keys = tl.where(free, keys, -2147483648)
-    # the largest threshold with at least k_free keys >= it is the k-th largest key; sign bit first
-    threshold = tl.where(tl.sum((keys >= 0).to(tl.int32), axis=0) >= k_free, 0, -2147483648)
-    for bit in tl.static_range(30, -1, -1):
-        candidate = threshold | (1 << bit)
-        enough = tl.sum((keys >= candidate).to(tl.int32), axis=0) >= k_free
-        threshold = tl.where(enough, candidate, threshold)
+    threshold = _kth_largest(keys, k_free, RADIX_BITS)
     above = free & (keys > threshold)
     ties = free & (keys == threshold)
     tie_rank = tl.cumsum(ties.to(tl.int32), axis=0)  # lower pages win ties
@@ -88,6 +109,7 @@ def _select_kernel(
     budget, num_sink, out_width,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
     MINMAX: tl.constexpr, PAGES_PAD: tl.constexpr, CHUNK: tl.constexpr, OUT_PAD: tl.constexpr,
+    RADIX_BITS: tl.constexpr,
 ):
     """Fused: one program per (sequence, KV head) scores all its pages into registers, then selects."""
     b = tl.program_id(0)
@@ -109,7 +131,7 @@ def _select_kernel(
         key = _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh, HEAD_DIM, MINMAX)
         keys = tl.where(rows[:, None] == r, key[None, :], keys)
     _choose_and_store(tl.reshape(keys, [PAGES_PAD]), n_pages, budget, num_sink,
-                      sel_ptr + b * stride_ob + h * stride_oh, out_width, PAGES_PAD, OUT_PAD)
+                      sel_ptr + b * stride_ob + h * stride_oh, out_width, PAGES_PAD, OUT_PAD, RADIX_BITS)
 
 
 @triton.jit
@@ -136,7 +158,7 @@ def _score_kernel(
 @triton.jit
 def _select_from_keys_kernel(
     keys_ptr, seq_lens_ptr, sel_ptr, stride_kb, stride_kh, stride_ob, stride_oh, budget, num_sink, out_width,
-    PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr,
+    PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr,
 ):
     """Two-pass, pass 2: one program per (sequence, KV head) reads its keys back and selects."""
     b = tl.program_id(0)
@@ -145,7 +167,7 @@ def _select_from_keys_kernel(
     page = tl.arange(0, PAGES_PAD)
     keys = tl.load(keys_ptr + b * stride_kb + h * stride_kh + page, mask=page < n_pages, other=-2147483648)
     _choose_and_store(keys, n_pages, budget, num_sink, sel_ptr + b * stride_ob + h * stride_oh, out_width,
-                      PAGES_PAD, OUT_PAD)
+                      PAGES_PAD, OUT_PAD, RADIX_BITS)
 
 
 def _kind_of(summaries, kind):
@@ -158,7 +180,8 @@ def _kind_of(summaries, kind):
 
 # Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
 CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 128, 256: 32}, "fused_warps": 8, "fused_max_pages": 512,
-          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 64, 256: 32}, "score_warps": 2}
+          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 64, 256: 32}, "score_warps": 2, "select_warps": 8,
+          "radix_bits": 1}
 
 
 def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
@@ -210,24 +233,38 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
             q, summaries, page_table, seq_lens, selected,
             q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
             selected.stride(0), selected.stride(1), budget, num_sink_pages, width,
-            PAGES_PAD=pages_pad, CHUNK=chunk, OUT_PAD=_checks.next_pow2(width),
+            PAGES_PAD=pages_pad, CHUNK=chunk, OUT_PAD=_checks.next_pow2(width), RADIX_BITS=CONFIG["radix_bits"],
             num_warps=CONFIG["fused_warps"] if pages_pad >= 1024 else 4, **common,
         )
     else:  # two_pass
-        chunk = min(pages_pad, CONFIG["score_chunk"].get(head_dim, 32))
-        keys = torch.empty(batch, num_kv_heads, pages_pad, dtype=torch.int32, device=q.device)
-        _score_kernel[(batch, num_kv_heads, -(-max_pages // chunk))](
-            q, summaries, page_table, seq_lens, keys,
-            q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
-            keys.stride(0), keys.stride(1), num_sink_pages, CHUNK=chunk, num_warps=CONFIG["score_warps"],
-            **common,
-        )
-        _select_from_keys_kernel[(batch, num_kv_heads)](
-            keys, seq_lens, selected, keys.stride(0), keys.stride(1), selected.stride(0), selected.stride(1),
-            budget, num_sink_pages, width, PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
-            num_warps=8 if pages_pad >= 2048 else 4,
-        )
+        keys = _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common)
+        _select_pass(keys, seq_lens, selected, budget, num_sink_pages, page_size)
     return selected
+
+
+def _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common):
+    """Two-pass selection, pass 1: int32 keys [batch, num_kv_heads, pages_pad] (only the sequences' pages set)."""
+    batch, max_pages = page_table.shape
+    num_kv_heads, head_dim = summaries.shape[1], summaries.shape[3]
+    chunk = min(pages_pad, CONFIG["score_chunk"].get(head_dim, 32))
+    keys = torch.empty(batch, num_kv_heads, pages_pad, dtype=torch.int32, device=q.device)
+    _score_kernel[(batch, num_kv_heads, -(-max_pages // chunk))](
+        q, summaries, page_table, seq_lens, keys,
+        q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
+        keys.stride(0), keys.stride(1), num_sink_pages, CHUNK=chunk, num_warps=CONFIG["score_warps"], **common,
+    )
+    return keys
+
+
+def _select_pass(keys, seq_lens, selected, budget, num_sink_pages, page_size):
+    """Two-pass selection, pass 2: the radix select over each row's keys, written into `selected`."""
+    batch, num_kv_heads, pages_pad = keys.shape
+    width = selected.shape[2]
+    _select_from_keys_kernel[(batch, num_kv_heads)](
+        keys, seq_lens, selected, keys.stride(0), keys.stride(1), selected.stride(0), selected.stride(1),
+        budget, num_sink_pages, width, PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
+        RADIX_BITS=CONFIG["radix_bits"], num_warps=CONFIG["select_warps"] if pages_pad >= 1024 else 4,
+    )
 
 
 def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget: int, kind: str | None = None,

@@ -5,6 +5,7 @@ sequence's page count, group sizes 1-16, head_dim 64/128/256, pages of 16/32/64 
 """
 from __future__ import annotations
 
+import importlib
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported: CPU runs go through the interpreter
@@ -18,6 +19,8 @@ from kinetics.errors import InputError  # noqa: E402
 from kinetics.kernels import (block_topk_decode, new_page_summaries, paged_decode, select_pages,  # noqa: E402
                               sparse_paged_decode, update_page_summaries)
 from kinetics.kernels import reference as ref  # noqa: E402
+
+block_topk_module = importlib.import_module("kinetics.kernels.block_topk")  # the package exports the functions
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") in (None, "", "0"):
@@ -136,11 +139,16 @@ def _selection_is_top_k(selected, case, summaries, budget, kind, sinks):
 
 @CASES
 @given(decode_cases(max_tokens=400), st.integers(1, 12), st.integers(1, 3), st.sampled_from(["mean", "minmax"]),
-       st.sampled_from(["fused", "two_pass"]))
-def test_select_pages_is_block_top_k(case, budget, sinks, kind, method):
+       st.sampled_from(["fused", "two_pass"]), st.sampled_from([1, 4]))
+def test_select_pages_is_block_top_k(case, budget, sinks, kind, method, radix_bits):
     summaries = built_summaries(case, kind)
-    selected = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"], budget,
-                            kind, num_sink_pages=sinks, method=method)
+    saved = block_topk_module.CONFIG["radix_bits"]
+    block_topk_module.CONFIG["radix_bits"] = radix_bits  # both radix selects (1 or 4 bits a round)
+    try:
+        selected = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"],
+                                budget, kind, num_sink_pages=sinks, method=method)
+    finally:
+        block_topk_module.CONFIG["radix_bits"] = saved
     _selection_is_top_k(selected, case, summaries, budget, kind, sinks)
 
 
