@@ -352,12 +352,27 @@ def trace_config(settings: EvalSettings, model: str):
     return TraceConfig(settings.task, model, "blocktopk", settings.budget, settings.page_size, 0)
 
 
-def default_out(settings: EvalSettings, model: str) -> Path:
-    """data/traces/<task>/<dense|blocktopk>/<file name>: the authors' Hugging Face layout, under the traces dir."""
+def default_out(settings: EvalSettings) -> Path:
+    """data/traces/eval/<task>/<dense|blocktopk>/: our runs, apart from the authors' traces downloaded next to them."""
+    return DEFAULT_TRACES / "eval" / settings.task / settings.attention
+
+
+def output_file(out: str | Path | None, settings: EvalSettings, config):
+    """(file, trace config) of a run. A *.jsonl path is used as given; in a directory the file takes the authors'
+    name, with the first free run number (`_1`, `_2`, ...) so that a new run never overwrites an older one."""
+    from dataclasses import replace
+
     from kinetics.traces import trace_file_name
 
-    config = trace_config(settings, model)
-    return DEFAULT_TRACES / settings.task / settings.attention / trace_file_name(config)
+    path = Path(out) if out is not None else default_out(settings)
+    if path.suffix == ".jsonl":
+        return path, config
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {str(path)!r} is a file but not *.jsonl; give a FILE.jsonl or a directory")
+    run = 0
+    while (path / trace_file_name(replace(config, run=run))).exists():
+        run += 1
+    return path / trace_file_name(replace(config, run=run)), replace(config, run=run)
 
 
 def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem], out: str | Path | None = None,
@@ -438,9 +453,8 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         "generated_tokens": sum(len(o.token_ids) for o in outputs), "wall_s": round(wall, 3),
         "repetition_stop": settings.repetition_stop, "repetition_stops": repetition_stops,
     }
-    path = Path(out) if out is not None else default_out(settings, name)
-    if path.suffix != ".jsonl":  # a directory: the writer names the file the way the traces reader parses it
-        path.mkdir(parents=True, exist_ok=True)
+    path, config = output_file(out, settings, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path = write_hf_jsonl(path, config, samples, extra_metadata=metadata, cap_tokens=settings.max_new_tokens)
     log.info("eval: pass@1 %.1f%%, pass@%d %.1f%% over %d samples; traces in %s", pass_at_1, settings.trials,
              pass_at_trials, len(samples), path)
@@ -469,8 +483,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "HuggingFaceH4/aime_2024 (needs the datasets package)")
     parser.add_argument("--split", help="dataset split (default: test, else train)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N problems")
-    parser.add_argument("--out", metavar="FILE.jsonl", help="trace file (*.jsonl) or directory for it "
-                        "(default data/traces/TASK/ATTENTION/<name>.jsonl)")
+    parser.add_argument("--out", metavar="FILE.jsonl", help="trace file (*.jsonl), or a directory where it gets the "
+                        "authors' name and a new run number (default data/traces/eval/TASK/ATTENTION/)")
     parser.add_argument("--model", metavar="NAME", help="model name in the traces (default: the directory name)")
     parser.add_argument("--attention", choices=("dense", "blocktopk"), default="dense")
     parser.add_argument("--budget", type=int, default=1024, help="block top-k: KV tokens per step (default 1024)")

@@ -134,6 +134,10 @@ def test_blocktopk_run_is_named_and_described_as_such(tiny_model, problems_file,
     metadata = json.loads(result.path.read_text().splitlines()[0])
     assert (metadata["sinks"], metadata["dense_layers"], metadata["block_size"]) == (4, 1, 16)   # LiteSys's
 
+    again = kinetics_eval.run_eval(tiny_model, settings, problems, out=out, model="qwen3-0.6b")
+    assert again.path == out / "aime24_qwen3-0-6b_local0_block16_blocktopk4_1.jsonl"   # a second run, not over
+    assert result.path.is_file() and read_hf_jsonl(again.path)["run"].unique().tolist() == [1]
+
 
 def test_prompt_is_the_authors_turn_in_the_models_chat_template(tiny_model):
     tokenizer = kinetics_eval.load_tokenizer(tiny_model)
@@ -382,3 +386,19 @@ def test_tokenizer_that_does_not_fit_the_model_fails_before_sampling(tiny_model,
     capsys.readouterr()  # drop save_pretrained's progress bar
     err = _run(["--weights", str(small), "--problems", str(problems_file), "--model", "qwen3-0.6b"], capsys)
     assert "only 100 embeddings" in err and "do not belong together" in err
+
+
+def test_default_output_is_our_own_folder_under_the_traces_dir(monkeypatch, tmp_path):
+    monkeypatch.setattr(kinetics_eval, "DEFAULT_TRACES", tmp_path / "traces")
+    settings = kinetics_eval.EvalSettings(task="aime25")
+    config = kinetics_eval.trace_config(settings, "qwen3-8b")
+    path, config = kinetics_eval.output_file(None, settings, config)
+    assert path == tmp_path / "traces" / "eval" / "aime25" / "dense" / "aime25_qwen3-8b_dense.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    assert kinetics_eval.output_file(None, settings, config)[0].name == "aime25_qwen3-8b_dense_1.jsonl"
+    assert kinetics_eval.output_file(tmp_path / "mine.jsonl", settings, config)[0] == tmp_path / "mine.jsonl"
+    plain = tmp_path / "a-file"
+    plain.write_text("")
+    with pytest.raises(InputError, match="not \\*.jsonl"):
+        kinetics_eval.output_file(plain, settings, config)
