@@ -164,12 +164,13 @@ def test_problems_file_loads_problem_and_answer(problems_file):
     assert [(p.problem, p.answer) for p in problems] == [("Compute $3 + 4$.", "7"), ("Compute $3 \\cdot 3$.", "9")]
 
 
-def test_default_problems_are_the_shared_aime_sets_when_present():
-    path = kinetics_eval.default_problems_file("aime24")
-    if not path.is_file():
+@pytest.mark.parametrize("task", ["aime24", "aime25"])
+def test_default_problems_are_the_shared_aime_sets_when_present(task):
+    if not kinetics_eval.default_problems_file(task).is_file():
         pytest.skip("no shared problem sets next to this checkout")
-    problems = kinetics_eval.problems_for("aime24")
-    assert len(problems) == 30 and all(p.answer.isdigit() for p in problems)
+    problems = kinetics_eval.problems_for(task)
+    assert len(problems) == 30 and len({p.problem for p in problems}) == 30
+    assert all(p.answer.isdigit() and 0 <= int(p.answer) <= 999 for p in problems)   # AIME answers: 000..999
 
 
 def test_dataset_without_the_datasets_package_is_a_clear_error(monkeypatch):
