@@ -58,21 +58,36 @@ class PagedKVCache:
         sparse = sum(attention.sparse_layer(i) for i in range(model.num_hidden_layers))
         return kv + sparse * model.num_key_value_heads * model.head_dim * 4
 
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, meta: ForwardMeta) -> None:
-        """Store this step's keys and values [T, Hkv, D] at their slots; keep the page summaries current."""
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, meta: ForwardMeta, kernels=None) -> None:
+        """Store this step's keys and values [T, Hkv, D] at their slots; keep the page summaries current.
+
+        With the Triton kernels (GPU) a summary is the page's mean key, recomputed by one kernel for every page
+        written; the torch path keeps running sums instead. Either ranks full pages the same way.
+        """
         kc, vc = self.k[layer], self.v[layer]
         kc.view(-1, *kc.shape[2:])[meta.slot_mapping] = k
         vc.view(-1, *vc.shape[2:])[meta.slot_mapping] = v
-        if layer in self.ksum:
-            ksum = self.ksum[layer]
-            page = meta.slot_mapping // self.page_size
-            first = (meta.slot_mapping % self.page_size) == 0   # a page starts over: forget what it held
+        if layer not in self.ksum:
+            return
+        ksum = self.ksum[layer]
+        if kernels is not None:
+            tables = meta.int32
             if meta.is_prefill:
-                ksum[page[first]] = 0
-                ksum.index_add_(0, page, k.float())
+                kernels.kernels.update_page_summaries(kc, tables["prefill_table"], tables["prefill_lens"],
+                                                      ksum.unsqueeze(2), kind="mean",
+                                                      start_lens=tables["prefill_starts"], validate=False)
             else:
-                # one token per row and distinct pages per request: a plain (graph-capturable) update
-                ksum[page] = ksum[page] * (~first).float()[:, None, None] + k.float()
+                kernels.kernels.update_page_summaries(kc, tables["table"], tables["lens"], ksum.unsqueeze(2),
+                                                      kind="mean", validate=False)
+            return
+        page = meta.slot_mapping // self.page_size
+        first = (meta.slot_mapping % self.page_size) == 0   # a page starts over: forget what it held
+        if meta.is_prefill:
+            ksum[page[first]] = 0
+            ksum.index_add_(0, page, k.float())
+        else:
+            # one token per row and distinct pages per request: a plain (graph-capturable) update
+            ksum[page] = ksum[page] * (~first).float()[:, None, None] + k.float()
 
 
 def prefill_attention(q: torch.Tensor, cache: PagedKVCache, layer: int, meta: ForwardMeta,
@@ -176,7 +191,9 @@ class Attention:
 
     def __call__(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                  meta: ForwardMeta) -> torch.Tensor:
-        self.cache.write(layer, k, v, meta)
+        if self.kernels is not None and not meta.int32:
+            meta.int32 = self._int32_tables(meta)
+        self.cache.write(layer, k, v, meta, self.kernels)
         sparse = self.config.sparse_layer(layer)
         if meta.is_prefill:
             out = prefill_attention(q, self.cache, layer, meta, self.scale)
@@ -186,10 +203,21 @@ class Attention:
             return out
         table, lens = meta.page_table, meta.context_lens
         if self.kernels is not None:
-            if not meta.int32:
-                meta.int32 = {"table": table.to(torch.int32), "lens": lens.to(torch.int32)}
             table, lens = meta.int32["table"], meta.int32["lens"]
         return self._decode(layer, q, table, lens, sparse)
+
+    def _int32_tables(self, meta: ForwardMeta) -> dict:
+        """The int32 page tables and lengths the Triton kernels read, built once per forward pass."""
+        if not meta.is_prefill:
+            return {"table": meta.page_table.to(torch.int32), "lens": meta.context_lens.to(torch.int32)}
+        if not self.cache.ksum:
+            return {"prefill": True}
+        table = torch.nn.utils.rnn.pad_sequence(meta.seq_pages, batch_first=True,
+                                                padding_value=self.cache.scratch_page).to(torch.int32)
+        lens = torch.tensor([ctx for _, _, ctx in meta.seq_ranges], dtype=torch.int32, device=table.device)
+        starts = torch.tensor([ctx - rows for _, rows, ctx in meta.seq_ranges], dtype=torch.int32,
+                              device=table.device)
+        return {"prefill_table": table.contiguous(), "prefill_lens": lens, "prefill_starts": starts}
 
     def _decode(self, layer: int, q: torch.Tensor, page_table: torch.Tensor, context_lens: torch.Tensor,
                 sparse: bool) -> torch.Tensor:

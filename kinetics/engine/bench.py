@@ -16,6 +16,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -41,6 +42,7 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hf-new-tokens", type=int, default=512, help="new tokens for the HF baseline")
     parser.add_argument("--validate-seconds", type=float, default=240,
                         help="validate: start no new model after this many seconds (default 240)")
+    parser.add_argument("--validate-attention", default="dense,blocktopk", help="validate: which attention kinds")
     parser.add_argument("--quick", action="store_true", help="a small version of every part (a smoke test)")
     parser.set_defaults(func=run)
 
@@ -226,7 +228,8 @@ def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict
             "memory_seconds": batch * (two.memory_seconds - one.memory_seconds)}
 
 
-def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf")) -> dict:
+def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
+                   kinds: tuple[str, ...] = ("dense", "blocktopk")) -> dict:
     import torch
 
     from kinetics.engine import LLM, AttentionConfig
@@ -244,7 +247,9 @@ def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf")) 
         if time.perf_counter() > deadline:
             skipped.append(name)
             continue
-        for attention in (AttentionConfig(), AttentionConfig(kind="blocktopk", budget=1024, page_size=16)):
+        settings = {"dense": AttentionConfig(), "blocktopk": AttentionConfig(kind="blocktopk", budget=1024,
+                                                                             page_size=16)}
+        for attention in (settings[k] for k in kinds):
             llm = LLM(spec.config, device="cuda", seed=0, attention=attention, max_model_len=max(contexts) + 16,
                       max_num_seqs=max(batches), graph_batch_sizes=list(batches))
             runner = llm.runner
@@ -322,7 +327,10 @@ def run(args) -> int:
         raise InputError(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
     out = args.out or results_dir(device_slug()) / "engine.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"provenance": provenance("kinetics bench engine " + " ".join(sys.argv[3:])),
+    record = provenance("kinetics bench engine " + " ".join(sys.argv[3:]))
+    if record["commit"] == "unknown" and os.environ.get("KINETICS_COMMIT"):   # the GPU's copy has no .git
+        record["commit"] = os.environ["KINETICS_COMMIT"] + " (from $KINETICS_COMMIT)"
+    result = {"provenance": record,
               "quick": args.quick, "ceilings": measure_ceilings()}
     log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],
              result["ceilings"]["matmul_tflops"])
@@ -341,7 +349,8 @@ def run(args) -> int:
                                             0.02 if args.quick else args.replay_scale, args.quick)
         else:
             result["validate"] = bench_validate(result["ceilings"], args.quick,
-                                                deadline=time.perf_counter() + args.validate_seconds)
+                                                deadline=time.perf_counter() + args.validate_seconds,
+                                                kinds=tuple(args.validate_attention.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
         save()
     _summary(result)

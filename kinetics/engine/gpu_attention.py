@@ -35,7 +35,7 @@ def load() -> TritonDecode | None:
     """The adapter, or None when the kernels cannot be imported (no Triton, or not installed as kinetics.kernels)."""
     try:
         from kinetics import kernels
-        kernels.paged_decode, kernels.block_topk_decode  # noqa: B018 - the API this adapter needs
+        kernels.paged_decode, kernels.block_topk_decode, kernels.update_page_summaries  # noqa: B018 - API used
     except (ImportError, AttributeError):
         return None
     return TritonDecode(kernels)

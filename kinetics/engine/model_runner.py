@@ -40,8 +40,11 @@ class ModelRunner:
         self.max_model_len = min(max_len, self.num_pages * page)
         self.max_pages_per_seq = pages_for(self.max_model_len, page)
         self.cache = PagedKVCache(model_config, attention_config, self.num_pages, dtype, device)
-        use_triton = device.type == "cuda"
+        backend = engine_config.attention_backend
+        use_triton = backend == "triton" or (backend == "auto" and device.type == "cuda")
         self.attention = Attention(model_config, attention_config, self.cache, use_triton)
+        if backend == "triton" and self.attention.kernels is None:
+            raise InputError("attention_backend='triton' asked for, but kinetics.kernels cannot be imported")
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         if device.type == "cuda" and engine_config.cuda_graphs and not model_config.is_moe:
             self._capture_graphs()
