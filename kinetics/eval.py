@@ -13,7 +13,8 @@ LiteSys's 4 sink tokens and dense first layer unless told otherwise (--sinks, --
 KV page (--page-size, 16 as in LiteSys).
 
 One departure, deliberate: every sample has its own seed derived from (seed, problem, trial), so a sample does not
-change when the batch, the problem subset or the order changes (LiteSys ignores its --seed).
+change when the batch, the problem subset or the order changes (LiteSys ignores its --seed). That is also what makes
+a long run safe to checkpoint (--chunk N): a run that dies resumes and ends with exactly the same samples.
 
 The traces go out in the format `kinetics.traces` reads (line 1 metadata, then one line per sample with `query`,
 `choices`, `prediction`, `score`, plus the exact token counts), written by `kinetics.traces.write_hf_jsonl`.
@@ -375,15 +376,63 @@ def output_file(out: str | Path | None, settings: EvalSettings, config):
     return path / trace_file_name(replace(config, run=run)), replace(config, run=run)
 
 
+class Checkpoint:
+    """Finished samples of a run, kept next to its output (FILE.jsonl.partial) so that a crashed run resumes.
+
+    Line 1 is a fingerprint of everything that decides the samples; then one line per sample with its problem
+    index and trial. Every sample has its own seed, so a resumed run ends with exactly the samples an uninterrupted
+    one would have. The file is removed once the traces are written.
+    """
+
+    def __init__(self, path: Path, fingerprint: dict):
+        self.path, self.fingerprint = path, fingerprint
+
+    def load(self) -> dict[tuple[int, int], dict]:
+        if not self.path.is_file():
+            return {}
+        lines = self.path.read_text().splitlines()
+        try:
+            if json.loads(lines[0]) != self.fingerprint:
+                raise InputError(f"{self.path} holds samples of another run (other settings, problems or model); "
+                                 f"delete it or write to another --out")
+            done = {}
+            for line in lines[1:]:
+                if line.strip():  # a line cut short by a crash is the last one: drop it
+                    try:
+                        entry = json.loads(line)
+                    except json.JSONDecodeError:
+                        break
+                    done[(entry["problem"], entry["trial"])] = entry["sample"]
+            return done
+        except (json.JSONDecodeError, IndexError, KeyError, TypeError):
+            raise InputError(f"{self.path}: not a kinetics eval checkpoint; delete it or write to another --out") \
+                from None
+
+    def append(self, entries) -> None:
+        new = not self.path.is_file()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as file:
+            if new:
+                file.write(json.dumps(self.fingerprint) + "\n")
+            for (problem, trial), sample in entries:
+                file.write(json.dumps({"problem": problem, "trial": trial, "sample": sample}) + "\n")
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem], out: str | Path | None = None,
              model: str | None = None, device: str = "cpu", dtype: str | None = None,
-             progress: bool = False, engine_limits: dict | None = None) -> EvalResult:
-    """Generate `settings.trials` samples of every problem, grade them, write the traces; returns the summary."""
+             progress: bool = False, engine_limits: dict | None = None, chunk: int = 0) -> EvalResult:
+    """Generate `settings.trials` samples of every problem, grade them, write the traces; returns the summary.
+
+    chunk > 0 generates that many samples per engine call and checkpoints after each call (see Checkpoint); 0 runs
+    everything in one call, which batches best but keeps nothing if the run dies.
+    """
     weights = _check_weights_dir(weights)
     name = model_name(weights, model)
-    config = trace_config(settings, name)
-    from kinetics.traces import trace_file_name, write_hf_jsonl
-    trace_file_name(config)  # a setting the traces cannot name fails now, not after hours of sampling
+    from kinetics.traces import write_hf_jsonl
+    path, config = output_file(out, settings, trace_config(settings, name))  # fails now if the traces cannot name it
     tokenizer = load_tokenizer(weights)
     stops = stop_token_ids(weights, tokenizer)
 
@@ -392,6 +441,12 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         if len(ids) >= settings.max_length:
             raise InputError(f"{problem.where or 'a problem'}: its prompt has {len(ids)} tokens, not less than "
                              f"--max-length {settings.max_length}")
+    fingerprint = {"settings": asdict(settings), "model": name, "weights": Path(weights).resolve().name,
+                   "problems": hashlib.sha256(json.dumps([(p.problem, p.answer) for p in problems]).encode())
+                   .hexdigest()}
+    checkpoint = Checkpoint(path.with_name(path.name + ".partial"), fingerprint)
+    done = checkpoint.load()
+    todo = [(i, trial) for i in range(len(problems)) for trial in range(settings.trials) if (i, trial) not in done]
 
     from kinetics.engine import LLM, AttentionConfig, SamplingParams
 
@@ -408,57 +463,69 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         if max(ids) >= llm.config.vocab_size:
             raise InputError(f"the tokenizer of {str(weights)!r} gives token id {max(ids)}, but the model has only "
                              f"{llm.config.vocab_size} embeddings: tokenizer and weights do not belong together")
-    requests, params, index = [], [], []
-    for i, (problem, ids) in enumerate(zip(problems, prompts)):
-        for trial in range(settings.trials):
-            requests.append(ids)
-            params.append(SamplingParams(
-                temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-                max_tokens=min(settings.max_new_tokens, settings.max_length - len(ids)),
-                seed=sample_seed(settings.seed, problem.problem, trial), stop_token_ids=stops))
-            index.append(i)
-    log.info("eval: %d problems x %d trials with %s on %s (%s attention)", len(problems), settings.trials,
-             name, device, settings.attention)
-    start = time.perf_counter()
-    outputs = llm.generate(requests, params, progress=progress)
-    wall = time.perf_counter() - start
-    failed = [o for o in outputs if o.error is not None]
-    if failed:
-        raise InputError(f"{len(failed)} of {len(outputs)} requests were rejected by the engine: {failed[0].error}")
 
-    samples, correct_by_problem, repetition_stops = [], [0] * len(problems), 0
-    for i, output in zip(index, outputs):
-        problem = problems[i]
-        tokens, finished = list(output.token_ids), output.finish_reason == "stop"
-        cut = repetition_cut(tokens, len(output.prompt_token_ids)) if settings.repetition_stop else None
-        if cut is not None:
-            tokens, finished = tokens[:cut], False   # stopped for looping: the reasoning did not finish
-            repetition_stops += 1
-        # the text is what LiteSys decodes: every token but the stop token, special tokens included
-        text_tokens = tokens[:-1] if finished and tokens and tokens[-1] in stops else tokens
-        text = tokenizer.decode(text_tokens, skip_special_tokens=False)
-        result = grading.grade(text, problem.answer)
-        correct_by_problem[i] += result.correct
-        samples.append({"query": problem.problem, "choices": [problem.answer], "prediction": [text],
-                        "score": result.score, "gen_tokens": len(tokens),
-                        "prompt_tokens": len(output.prompt_token_ids), "finished": finished})
-    pass_at_1 = 100.0 * sum(s["score"] > 0 for s in samples) / len(samples)
-    pass_at_trials = 100.0 * sum(c > 0 for c in correct_by_problem) / len(problems)
+    def params(i: int, trial: int) -> SamplingParams:
+        return SamplingParams(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+                              max_tokens=min(settings.max_new_tokens, settings.max_length - len(prompts[i])),
+                              seed=sample_seed(settings.seed, problems[i].problem, trial), stop_token_ids=stops)
+
+    log.info("eval: %d problems x %d trials with %s on %s (%s attention), %d samples to generate", len(problems),
+             settings.trials, name, device, settings.attention, len(todo))
+    start = time.perf_counter()
+    size = chunk if chunk > 0 else max(len(todo), 1)
+    for first in range(0, len(todo), size):
+        part = todo[first:first + size]
+        outputs = llm.generate([prompts[i] for i, _ in part], [params(i, t) for i, t in part], progress=progress)
+        failed = [o for o in outputs if o.error is not None]
+        if failed:
+            raise InputError(f"{len(failed)} of {len(outputs)} requests were rejected by the engine: "
+                             f"{failed[0].error}")
+        graded = [_graded_sample(problems[i], output, tokenizer, stops, settings.repetition_stop)
+                  for (i, _), output in zip(part, outputs)]
+        if chunk > 0:
+            checkpoint.append(zip(part, graded))
+        done.update(zip(part, graded))
+    wall = time.perf_counter() - start
+
+    samples = [done[(i, trial)] for i in range(len(problems)) for trial in range(settings.trials)]
+    correct = [[done[(i, trial)]["score"] > 0 for trial in range(settings.trials)] for i in range(len(problems))]
+    pass_at_1 = 100.0 * sum(map(sum, correct)) / len(samples)
+    pass_at_trials = 100.0 * sum(map(any, correct)) / len(problems)
     metadata = {
         "trials": settings.trials, "problems": len(problems), "total_example": len(samples), "pass@1": pass_at_1,
         f"pass@{settings.trials}": pass_at_trials, "sampling": settings.sampling_metadata(),
         "block_size": settings.page_size if settings.attention == "blocktopk" else 0, "local_window": 0,
         "sinks": attention.sinks, "dense_layers": attention.dense_layers, "stop_token_ids": list(stops),
         "weights": Path(weights).resolve().name, "device": device, "grader": "kinetics.grading",
-        "generated_tokens": sum(len(o.token_ids) for o in outputs), "wall_s": round(wall, 3),
-        "repetition_stop": settings.repetition_stop, "repetition_stops": repetition_stops,
+        "generated_tokens": sum(s["engine_tokens"] for s in samples), "wall_s": round(wall, 3),
+        "resumed_samples": len(samples) - len(todo),
+        "repetition_stop": settings.repetition_stop, "repetition_stops": sum(s["repetition_stop"] for s in samples),
     }
-    path, config = output_file(out, settings, config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path = write_hf_jsonl(path, config, samples, extra_metadata=metadata, cap_tokens=settings.max_new_tokens)
+    path = write_hf_jsonl(path, config, [{k: v for k, v in s.items() if k in TRACE_FIELDS} for s in samples],
+                          extra_metadata=metadata, cap_tokens=settings.max_new_tokens)
+    checkpoint.remove()
     log.info("eval: pass@1 %.1f%%, pass@%d %.1f%% over %d samples; traces in %s", pass_at_1, settings.trials,
              pass_at_trials, len(samples), path)
     return EvalResult(path, pass_at_1, pass_at_trials, len(samples), metadata["generated_tokens"], wall)
+
+
+TRACE_FIELDS = ("query", "choices", "prediction", "score", "gen_tokens", "prompt_tokens", "finished")
+
+
+def _graded_sample(problem: Problem, output, tokenizer, stops, repetition_stop: bool) -> dict:
+    """One engine output as a trace sample: LiteSys's loop stop applied, decoded as LiteSys does, graded."""
+    tokens, finished = list(output.token_ids), output.finish_reason == "stop"
+    cut = repetition_cut(tokens, len(output.prompt_token_ids)) if repetition_stop else None
+    if cut is not None:
+        tokens, finished = tokens[:cut], False   # stopped for looping: the reasoning did not finish
+    # the text is what LiteSys decodes: every token but the stop token, special tokens included
+    text_tokens = tokens[:-1] if finished and tokens and tokens[-1] in stops else tokens
+    text = tokenizer.decode(text_tokens, skip_special_tokens=False)
+    return {"query": problem.problem, "choices": [problem.answer], "prediction": [text],
+            "score": grading.grade(text, problem.answer).score, "gen_tokens": len(tokens),
+            "prompt_tokens": len(output.prompt_token_ids), "finished": finished,
+            "engine_tokens": len(output.token_ids), "repetition_stop": cut is not None}
 
 
 # ---- CLI ---------------------------------------------------------------------------------------------------------
@@ -502,6 +569,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="default: fp32 on CPU, bf16 on CUDA")
     parser.add_argument("--max-num-seqs", type=int, help="engine: requests decoded together")
+    parser.add_argument("--chunk", type=int, default=0, metavar="N",
+                        help="generate N samples per engine call and checkpoint after each (FILE.jsonl.partial); "
+                        "a rerun with the same settings resumes (default 0: all in one call, no checkpoint)")
     parser.add_argument("--no-repetition-stop", action="store_true",
                         help="keep looping samples whole (LiteSys cuts them; see kinetics.eval.repetition_cut)")
     parser.set_defaults(func=_cli)
@@ -522,8 +592,10 @@ def _cli(args) -> int:
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
     limits = {"max_num_seqs": args.max_num_seqs} if args.max_num_seqs else {}
+    if args.chunk < 0:
+        raise InputError(f"--chunk must be >= 0, got {args.chunk}")
     result = run_eval(args.weights, settings, problems, args.out, args.model, device, args.dtype,
-                      progress=True, engine_limits=limits)
+                      progress=True, engine_limits=limits, chunk=args.chunk)
     print(json.dumps({"out": str(result.path), "pass@1": round(result.pass_at_1, 2),
                       f"pass@{settings.trials}": round(result.pass_at_trials, 2), "samples": result.samples,
                       "generated_tokens": result.generated_tokens, "wall_s": round(result.wall_s, 2),

@@ -403,3 +403,40 @@ def test_default_output_is_our_own_folder_under_the_traces_dir(monkeypatch, tmp_
     plain.write_text("")
     with pytest.raises(InputError, match="not \\*.jsonl"):
         kinetics_eval.output_file(plain, settings, config)
+
+
+def test_a_crashed_chunked_run_resumes_where_it_stopped(tiny_model, problems_file, tmp_path, monkeypatch):
+    from kinetics.engine import LLM
+
+    calls, real_generate = [], LLM.generate
+
+    def generate(self, prompts, params, progress=False):   # the real engine, with a crash on the second call
+        calls.append(len(prompts))
+        if len(calls) == 2:
+            raise RuntimeError("power cut")
+        return real_generate(self, prompts, params, progress=progress)
+
+    monkeypatch.setattr(LLM, "generate", generate)
+    settings = kinetics_eval.EvalSettings(trials=3, max_new_tokens=32)
+    problems = kinetics_eval.load_problems(problems_file)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="power cut"):
+        kinetics_eval.run_eval(tiny_model, settings, problems, out=out, model="qwen3-0.6b", chunk=2)
+    partial = out / "aime24_qwen3-0-6b_dense.jsonl.partial"
+    assert len(partial.read_text().splitlines()) == 1 + 2      # fingerprint + the first chunk
+
+    result = kinetics_eval.run_eval(tiny_model, settings, problems, out=out, model="qwen3-0.6b", chunk=2)
+    assert calls == [2, 2, 2, 2]                                 # only the 4 missing samples were generated
+    assert result.path == out / "aime24_qwen3-0-6b_dense.jsonl" and not partial.exists()
+    resumed = result.path.read_text().splitlines()
+    assert json.loads(resumed[0])["resumed_samples"] == 2
+    assert read_hf_jsonl(result.path)["correct"].tolist() == [True] * 3 + [False] * 3
+
+    whole = kinetics_eval.run_eval(tiny_model, settings, problems, out=tmp_path / "whole.jsonl", model="qwen3-0.6b")
+    assert whole.path.read_text().splitlines()[1:] == resumed[1:]   # the same samples as an uninterrupted run
+
+    stale = kinetics_eval.Checkpoint(partial, {"settings": "other"})
+    stale.append([((0, 0), {"score": 0.0})])
+    with pytest.raises(InputError, match="another run"):
+        kinetics_eval.run_eval(tiny_model, settings, problems, out=out / "aime24_qwen3-0-6b_dense.jsonl",
+                               model="qwen3-0.6b", chunk=2)
