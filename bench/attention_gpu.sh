@@ -15,6 +15,7 @@ for step in "$@"; do
   case $step in
     tests) KINETICS_KERNEL_EXAMPLES=${EXAMPLES:-4} TRITON_INTERPRET=0 python3 -m pytest -q -x -p no:cacheprovider \
              tests/test_kernels.py 2>&1 | tail -5 ;;
+    compile) python3 bench/compile_check.py 2>&1 | grep -v -i warn ;;
     tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
     quick) python3 -m kinetics.cli bench attention --quick --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
     full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;

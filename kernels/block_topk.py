@@ -70,8 +70,7 @@ def _kth_largest(keys, k, RADIX_BITS: tl.constexpr):
         unsigned = keys.to(tl.int64) + 2147483648  # the same order, in [0, 2^32)
         digit = tl.arange(0, 16).to(tl.int64)
         base = tl.sum(digit * 0, axis=0)  # an int64 zero
-        for round in tl.static_range(8):
-            shift: tl.constexpr = 28 - 4 * round
+        for shift in tl.static_range(28, -1, -4):
             candidates = base + (digit << shift)
             counts = tl.sum((unsigned[None, :] >= candidates[:, None]).to(tl.int32), axis=1)
             base = base + ((tl.sum((counts >= k).to(tl.int64), axis=0) - 1) << shift)

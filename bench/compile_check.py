@@ -1,0 +1,40 @@
+"""Compile every selection-kernel variant for sm_90 without a GPU and print the innermost error, if any.
+
+    python bench/compile_check.py     (the front end and ptxas run on the CPU; no launch)
+"""
+import importlib
+
+import triton
+from triton.backends.compiler import GPUTarget
+
+bt = importlib.import_module("kinetics.kernels.block_topk")
+
+
+def deepest(error):
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def compile_one(fn, ints, pointers, constexprs):
+    signature = {**{n: t for n, t in pointers.items()}, **{n: "i32" for n in ints}, **{k: "constexpr" for k in constexprs}}
+    try:
+        triton.compile(triton.compiler.ASTSource(fn=fn, signature=signature, constexprs=constexprs),
+                       target=GPUTarget("cuda", 90, 32))
+        return "ok"
+    except Exception as error:  # report, don't stop: this is a diagnostic
+        return f"FAIL {str(deepest(error))[-800:]}"
+
+
+for radix in (1, 4):
+    print("select_from_keys radix", radix, compile_one(
+        bt._select_from_keys_kernel, ["stride_kb", "stride_kh", "stride_ob", "stride_oh", "budget", "num_sink",
+                                      "out_width"],
+        {"keys_ptr": "*i32", "seq_lens_ptr": "*i32", "sel_ptr": "*i32"},
+        dict(PAGE=16, PAGES_PAD=2048, OUT_PAD=128, RADIX_BITS=radix)))
+    print("fused radix", radix, compile_one(
+        bt._select_kernel, ["stride_qb", "stride_qh", "stride_sp", "stride_sh", "stride_ptb", "stride_ob", "stride_oh",
+                            "budget", "num_sink", "out_width"],
+        {"q_ptr": "*bf16", "summ_ptr": "*bf16", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32", "sel_ptr": "*i32"},
+        dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=128, PAGE=16, MINMAX=False, PAGES_PAD=2048, CHUNK=32, OUT_PAD=128,
+             RADIX_BITS=radix)))
