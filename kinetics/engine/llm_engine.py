@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -38,9 +38,13 @@ class GenerationStats:
     peak_pages: int
     num_pages: int
     page_size: int
+    # per step: requests decoded (0 for a prefill step) and KV pages in use; left out of as_dict()
+    timeline: dict = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("timeline")
+        return out
 
 
 class LLM:
@@ -158,7 +162,8 @@ class LLM:
             mean_decode_batch=(sum(st.batch_sizes) / len(st.batch_sizes)) if st.batch_sizes else 0.0,
             peak_running=st.peak_running, preemptions=st.preemptions,
             recomputed_tokens=st.prefill_tokens - prompt_tokens,
-            peak_pages=allocator.peak_used, num_pages=allocator.num_pages, page_size=allocator.page_size)
+            peak_pages=allocator.peak_used, num_pages=allocator.num_pages, page_size=allocator.page_size,
+            timeline={"decode_batch": st.step_batch, "pages_used": st.pages_used})
 
 
 def _progress(total: int, enabled: bool):

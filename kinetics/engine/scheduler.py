@@ -37,7 +37,9 @@ class SchedulerStats:
     peak_running: int = 0
     prefill_tokens: int = 0
     decode_tokens: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)   # requests in each decode step
+    pages_used: list[int] = field(default_factory=list)    # KV pages held after each step's scheduling
+    step_batch: list[int] = field(default_factory=list)    # requests decoded in each step (0: a prefill step)
 
 
 class Scheduler:
@@ -60,6 +62,8 @@ class Scheduler:
         if batch is not None:
             self.stats.steps += 1
             self.stats.peak_running = max(self.stats.peak_running, len(self.running))
+            self.stats.pages_used.append(self.allocator.num_used)
+            self.stats.step_batch.append(0 if batch.is_prefill else len(batch.seqs))
             if batch.is_prefill:
                 self.stats.prefill_steps += 1
                 self.stats.prefill_tokens += sum(batch.num_new)
