@@ -40,7 +40,8 @@ def per_token_breakdown(models, hardware, prompt_tokens: int, lengths, conventio
     hw = get_hardware(hardware)
     cols = min(3, len(models))
     rows = -(-len(models) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.2 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows + 0.9), sharex=True, sharey=True,
+                             squeeze=False)
     for ax, name in zip(axes.flat, models):
         terms = per_token_terms(name, hw, prompt_tokens, lengths, convention=convention, **options)
         for key, values in terms.items():
@@ -53,11 +54,19 @@ def per_token_breakdown(models, hardware, prompt_tokens: int, lengths, conventio
     for ax in axes[-1]:
         ax.set_xlabel("generation length (tokens)")
     for ax in axes[:, 0]:
-        ax.set_ylabel("giga-eFLOPs per token")
-    axes.flat[0].legend(loc="upper left")
-    fig.suptitle(f"Average cost of one generated token on {hw.name} ({convention} convention, "
-                 f"prompt {prompt_tokens} tokens)")
+        ax.set_ylabel("G eFLOP per token")
+    fig.suptitle(f"Average cost of one generated token on {hw.name}\n({convention} convention, "
+                 f"prompt {prompt_tokens} tokens; bytes priced at I = {_intensity(hw, convention):.0f} FLOP/byte)")
+    fig.set_layout_engine(None)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     return fig
+
+
+def _intensity(hw, convention: str) -> float:
+    """The FLOP/byte the convention prices bytes at: the paper's FP8 intensity where the hardware has one."""
+    return hw.intensity("fp8") if convention == "paper" and "fp8" in hw.peak_flops else hw.intensity("bf16")
 
 
 def ratio_figure(models, hardware, prompt_tokens: int, lengths, marks=(1, 10, 100), **options):
@@ -75,12 +84,13 @@ def ratio_figure(models, hardware, prompt_tokens: int, lengths, marks=(1, 10, 10
                       label=get_model(name).name if convention == "exact" else None)
     for mark in marks:
         ax.axhline(mark, color="black", lw=0.8, alpha=0.5)
-    ax.plot([], [], "k-", label="exact (bf16, weights/batch)")
-    ax.plot([], [], "k--", lw=1.2, label="paper (E = FP8 intensity, no weights)")
+    ax.plot([], [], "k-", label="exact convention (BF16 intensity, weight reads / batch)")
+    ax.plot([], [], "k--", lw=1.2, label="paper convention (FP8 intensity, no weight reads)")
     ax.set_xlabel("generation length (tokens)")
-    ax.set_ylabel("attention cost / parameter cost")
+    ax.set_ylabel("attention eFLOPs / parameter eFLOPs")
     ax.set_title(f"When attention takes over: eFLOPs on {hw.name}, prompt {prompt_tokens} tokens")
-    ax.legend(ncol=2)
+    fig.set_size_inches(7.5, 6.0)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=8.5)
     return fig
 
 
@@ -94,17 +104,18 @@ def iso_cost_figure(models, hardware, prompt_tokens: int, levels_flops, levels_e
     hw = get_hardware(hardware)
     specs = [get_model(m) for m in models]
     sizes = np.array([s.params_active for s in specs], float) / 1e9
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6), sharey=True)
     cmap = plt.get_cmap("viridis")
-    for ax, metric, levels, title in ((axes[0], "flops", levels_flops, "FLOPs (2 x params x tokens)"),
-                                      (axes[1], "eflops", levels_eflops, "eFLOPs")):
+    for ax, metric, levels, title, unit in ((axes[0], "flops", levels_flops, "FLOPs (2 x params x tokens)", "FLOP"),
+                                            (axes[1], "eflops", levels_eflops, "eFLOPs", "eFLOP")):
         for i, level in enumerate(levels):
             lengths = np.array([float(length_for_cost(s, hw, level, metric, prompt_tokens, convention=convention,
                                                       **options)) for s in specs])
-            ax.loglog(sizes, lengths, "o-", color=cmap(i / max(1, len(levels) - 1)), label=f"{level / 1e12:,.0f} T")
+            ax.loglog(sizes, lengths, "o-", color=cmap(i / max(1, len(levels) - 1)),
+                      label=f"{level:.0e} {unit}".replace("e+", "e"))
         ax.set_xlabel("model parameters (billions)")
         ax.set_title(f"iso-{title}")
-        ax.legend(title="cost of one trial", fontsize=8)
+        ax.legend(title="cost of one trial", fontsize=8.5, loc="lower left")
     axes[0].set_ylabel("generation length (tokens)")
     fig.suptitle(f"Iso-cost contours on {hw.name} ({convention} convention, prompt {prompt_tokens} tokens)")
     return fig

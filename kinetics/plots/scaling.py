@@ -11,6 +11,10 @@ from kinetics.plots import MODEL_COLORS, style
 
 ATTENTION_STYLES = {"dense": "-", "topk": "--", "blocktopk": ":"}
 ATTENTION_NAMES = {"dense": "dense", "topk": "oracle top-k", "blocktopk": "block top-k"}
+# Envelope curves by kind: attention (chapter 3) or allocation (chapter 2); none of these is a model colour.
+CURVE_COLORS = {"dense": "#333333", "topk": "#C44E52", "blocktopk": "#4C72B0",
+                "oracle": "#333333", "oracle-mean": "#E69F00", "deployable": "#0072B2"}
+CURVE_STYLES = {**ATTENTION_STYLES, "oracle": "-", "oracle-mean": "--", "deployable": ":"}
 
 
 def _figure(ncols: int = 1, width: float = 7.5, height: float = 4.5):
@@ -90,12 +94,30 @@ def plot_frontiers(frontiers, grid: np.ndarray, env: pd.DataFrame | None = None,
     return fig
 
 
+def _model_legend(fig, axes, ncol: int = 4) -> None:
+    """One legend for the whole figure, under the panels: a line per model (frontier) and one entry explaining
+    the envelope band, so no legend sits on the data and no entry repeats."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = [], []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels and not label.startswith("wins: "):
+                handles.append(handle)
+                labels.append(label)
+    handles.append(Line2D([], [], color="grey", linewidth=6, alpha=0.35))
+    labels.append("envelope (best model at each cost; band coloured by the winner)")
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0))
+
+
 def plot_laws(panels: Sequence[Mapping], suptitle: str | None = None):
     """Side-by-side frontier panels (e.g. the old law under FLOPs, the Kinetics law under eFLOPs).
 
-    Each panel: {"frontiers", "grid", "env", "title", "unit"}.
+    Each panel: {"frontiers", "grid", "env", "title", "unit"}. One legend under the panels: the frontier of each
+    model in its book colour, and the envelope, drawn as a translucent band in the colour of the winning model.
     """
-    fig, axes = _figure(len(panels), width=6.2 * len(panels), height=4.6)
+    fig, axes = _figure(len(panels), width=5.0 * len(panels), height=5.0)
     for ax, panel in zip(axes, panels):
         draw_envelope(ax, panel["env"])
         draw_frontiers(ax, panel["frontiers"], panel["grid"], panel.get("color_by", "model"))
@@ -103,8 +125,10 @@ def plot_laws(panels: Sequence[Mapping], suptitle: str | None = None):
         ax.set_xlabel(_cost_label(panel.get("unit", "eFLOP")))
         ax.set_ylabel("accuracy on AIME24 (%)")
         ax.set_ylim(0, 100)
-        ax.set_title(panel.get("title", ""))
-        ax.legend(loc="upper left", ncol=2, fontsize=7.5)
+        ax.set_title(panel.get("title", ""), fontsize=10.5)
+    fig.set_layout_engine(None)
+    fig.tight_layout(rect=(0, 0.13, 1, 0.95 if suptitle else 1))
+    _model_legend(fig, axes)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -117,7 +141,7 @@ def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequ
     `table`: columns model, params, `knob`, accuracy, and one column per metric (mean cost per problem).
     Near-vertical contours mean the cost is set by the model size, horizontal ones that it is set by the knob.
     """
-    fig, axes = _figure(len(metrics), width=6.0 * len(metrics), height=4.6)
+    fig, axes = _figure(len(metrics), width=5.1 * len(metrics), height=4.6)
     models = table.sort_values("params")["model"].unique().tolist()
     knobs = sorted(table[knob].unique())
     acc = table.pivot_table(index=knob, columns="model", values="accuracy").reindex(index=knobs, columns=models)
@@ -144,22 +168,30 @@ def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequ
     return fig
 
 
+RATIO_STYLE = {"best-of-N": "#222222", "long CoT": "#0072B2"}   # strategy -> colour (not a model colour)
+
+
 def plot_cost_ratio(ratios: Mapping[str, object], title: str | None = None):
-    """Cost of the FLOPs-optimal choice over the eFLOPs-optimal one, per accuracy level, one line per case."""
-    fig, (ax,) = _figure()
-    for name, ratio in ratios.items():
-        ax.plot(100 * ratio.levels, ratio.ratio, marker=".", markersize=3, linewidth=1.3,
-                label=f"{name}: max {ratio.max_ratio.estimate:.2f}x")
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.axhline(3.0, color="grey", linewidth=0.8, linestyle="--", label="paper: up to 3x")
-    ax.set_xlabel("accuracy level (%)")
-    ax.set_ylabel("eFLOPs of the FLOPs-optimal choice / least eFLOPs")
-    ax.set_yscale("log")
+    """Cost of the FLOPs-optimal choice over the eFLOPs-optimal one, per accuracy level, one line per case.
+
+    Case names "STRATEGY, ALLOCATION" take the strategy's colour and a solid (oracle) or dotted (deployable) line;
+    the legend sits under the axes."""
     from matplotlib.ticker import FormatStrFormatter
 
+    fig, (ax,) = _figure(height=5.0)
+    for i, (name, ratio) in enumerate(ratios.items()):
+        strategy, _, allocation = name.partition(", ")
+        ax.plot(100 * ratio.levels, ratio.ratio, marker=".", markersize=3, linewidth=1.4,
+                color=RATIO_STYLE.get(strategy, f"C{i}"), linestyle=":" if allocation == "deployable" else "-",
+                label=f"{name}: max {ratio.max_ratio.estimate:.2f}x")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(3.0, color="#C44E52", linewidth=1.0, linestyle="--", label="paper (Fig. 1): up to 3x")
+    ax.set_xlabel("accuracy level (%)")
+    ax.set_ylabel("eFLOPs of FLOPs-optimal choice\n/ least eFLOPs (log scale)")
+    ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FormatStrFormatter("%gx"))
     ax.yaxis.set_minor_formatter(FormatStrFormatter("%gx"))
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     if title:
         ax.set_title(title)
     return fig
@@ -171,10 +203,9 @@ def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str 
     "blocktopk" sets the book's colour and line style for that attention, anything else takes the next colour.
     marks: (cost, accuracy, text) annotations."""
     fig, (ax,) = _figure()
-    colors = {"dense": "#333333", "topk": "#C44E52", "blocktopk": "#4C72B0"}
     for label, (grid, accuracy, kind) in curves.items():
-        ax.step(grid, 100 * np.asarray(accuracy), where="post", linewidth=2.0, color=colors.get(kind, None),
-                linestyle=ATTENTION_STYLES.get(kind, "-"), label=label)
+        ax.step(grid, 100 * np.asarray(accuracy), where="post", linewidth=2.0, color=CURVE_COLORS.get(kind, None),
+                linestyle=CURVE_STYLES.get(kind, "-"), label=label)
     for cost, accuracy, text in marks:
         ax.annotate(text, (cost, 100 * accuracy), xytext=(8, -14), textcoords="offset points", fontsize=8,
                     arrowprops={"arrowstyle": "-", "color": "grey"})
@@ -189,23 +220,32 @@ def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str 
 
 
 def plot_growth(growths: Mapping[str, object], unit: str = "eFLOP", title: str | None = None):
-    """Mean KV budget and generated tokens the oracle picks, against cost, per model (log-log, with the fits)."""
-    fig, axes = _figure(2, width=11.5, height=4.3)
+    """Mean KV budget and generated tokens the oracle picks, against cost, per model (log-log, with the fits).
+    One legend under both panels: a model per colour, solid the oracle's choice, dashed its log-log fit."""
+    from matplotlib.lines import Line2D
+
+    fig, axes = _figure(2, width=10.0, height=4.8)
     for model, growth in growths.items():
         color = _model_color(model)
-        for ax, values, rate, what in ((axes[0], growth.budget, growth.budget_per_doubling, "budget"),
-                                       (axes[1], growth.tokens, growth.tokens_per_doubling, "tokens")):
-            ax.plot(growth.grid, values, color=color, linewidth=1.5,
-                    label=f"{model}: x{rate.estimate:.2f} per doubling")
+        for ax, values in ((axes[0], growth.budget), (axes[1], growth.tokens)):
+            ax.plot(growth.grid, values, color=color, linewidth=1.6, label=model)
             fit = np.polyfit(np.log2(growth.grid), np.log2(values), 1)
-            ax.plot(growth.grid, 2 ** np.polyval(fit, np.log2(growth.grid)), color=color, linewidth=0.8,
+            ax.plot(growth.grid, 2 ** np.polyval(fit, np.log2(growth.grid)), color=color, linewidth=0.9,
                     linestyle="--")
-    for ax, label in ((axes[0], "mean KV budget chosen (tokens)"), (axes[1], "mean generated tokens chosen")):
+    for ax, label in ((axes[0], "mean KV budget chosen (keys)"),
+                      (axes[1], "mean generated tokens per problem\n(all trials)")):
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)
         ax.set_xlabel(_cost_label(unit))
         ax.set_ylabel(label)
-        ax.legend(fontsize=7.5)
+    axes[0].set_title("KV budget")
+    axes[1].set_title("generated tokens")
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=0.9))
+    labels.append("log-log fit")
+    fig.set_layout_engine(None)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95 if title else 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(7, len(labels)), frameon=False, fontsize=9)
     if title:
         fig.suptitle(title)
     return fig
