@@ -38,7 +38,7 @@ peak_tflops = None     # or raw numbers: BF16 dense TFLOP/s ...
 hbm_tbps = None        # ... and HBM TB/s
 memory_gb = None       # memory for the default batch when raw numbers are given (80 GB if None)
 models = ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b"]
-prompt_tokens = 155    # the templated prompt of AIME24 problem 0 (see section 1.6)
+prompt_tokens = 155    # the templated prompt of AIME24 problem 0 (see section 1.8)
 gen_tokens = 16000     # the generation length of the worked examples
 max_tokens = 32768     # longest generation plotted (the traces stop near 30.7k)
 quick = False          # fewer points in the figures
@@ -55,7 +55,7 @@ from kinetics.models import get_model
 from kinetics.plots import cost as plots
 
 if peak_tflops is not None or hbm_tbps is not None:
-    hw = resolve_hardware(None, peak_tflops, hbm_tbps)
+    resolve_hardware(None, peak_tflops, hbm_tbps)  # refuses one raw number without the other
     hw = hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb or 80, name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
 else:
     hw = get_hardware(hardware)
@@ -66,7 +66,8 @@ print(f"{hw.name}: {hw.peak('bf16') / 1e12:,.0f} TFLOP/s BF16, {hw.hbm_bandwidth
       f"{hw.memory_bytes / 1e9:.0f} GB; intensity I = {hw.intensity('bf16'):.1f} FLOP/byte (BF16)")
 pd.DataFrame([{"model": s.name, "params (B)": s.params_total / 1e9, "matmul params (B)": s.params_matmul / 1e9,
                "layers": s.num_layers, "Hq / Hkv": f"{s.num_heads} / {s.num_kv_heads}", "head dim": s.head_dim,
-               "KV KiB / token": s.kv_bytes_per_token(2) / 1024} for s in specs])
+               "KV KiB / token": s.kv_bytes_per_token(2) / 1024} for s in specs]).style.format(
+    {"params (B)": "{:.2f}", "matmul params (B)": "{:.2f}", "KV KiB / token": "{:.0f}"}).hide(axis="index")
 
 # %% [markdown]
 # ## 1.1 FLOPs: parameters and attention
@@ -122,19 +123,28 @@ pd.DataFrame([{"model": s.name, "params (B)": s.params_total / 1e9, "matmul para
 # Here is one generation priced both ways on the chosen hardware:
 
 # %%
+TERM_NAMES = {"flops_params": "parameter FLOPs", "flops_attention": "attention FLOPs",
+              "flops_selection": "selection FLOPs", "flops_prefill": "prefill FLOPs", "bytes_kv": "K/V reads",
+              "bytes_selection": "selection reads", "bytes_weights": "weight reads", "bytes_kv_write": "K/V writes",
+              "bytes_prefill": "prefill bytes"}
+
+
 def cost_table(attention=Attention.dense(), trials=1):
     """One generation priced both ways: FLOP terms in tera-FLOPs, byte terms in GB."""
     rows = {}
     for convention in ("exact", "paper"):
         c = C.generation_cost("qwen3-8b", hw, prompt_tokens, gen_tokens, attention, convention, trials=trials)
-        terms = {f"{k} (T)" if k.startswith("flops") else f"{k} (GB)": v / (1e12 if k.startswith("flops") else 1e9)
-                 for k, v in c.breakdown.items() if k != "flops_prior"}
-        rows[convention] = {**terms, "FLOPs (T)": c.flops / 1e12, "bytes (GB)": c.memory_bytes / 1e9,
-                            "intensity I (FLOP/B)": c.intensity, "batch": c.batch_size,
-                            "eFLOPs (T)": c.eflops / 1e12, "seconds": c.seconds}
-    return pd.DataFrame(rows)
+        terms = {f"{TERM_NAMES.get(k, k)} ({'T' if k.startswith('flops') else 'GB'})":
+                 v / (1e12 if k.startswith("flops") else 1e9) for k, v in c.breakdown.items() if k != "flops_prior"}
+        rows[f"{convention} convention"] = {
+            **terms, "all FLOPs (T)": c.flops / 1e12, "all bytes (GB)": c.memory_bytes / 1e9,
+            "intensity I (FLOP/byte)": c.intensity, "batch sharing the weights": c.batch_size,
+            "eFLOPs (T)": c.eflops / 1e12, "roofline seconds (eFLOPs / peak)": c.seconds}
+    return pd.DataFrame(rows).style.format(
+        lambda v: "not priced" if pd.isna(v) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
 
 
+display(Markdown(f"Qwen3-8B, {prompt_tokens}-token prompt, {gen_tokens:,} generated tokens, on {hw.name}:"))
 cost_table()
 
 # %% [markdown]
@@ -190,14 +200,25 @@ for s in specs:
             crossings.append({"model": s.name, "convention": convention, "cost": metric,
                               **{f"ratio {m:g}": g for m, g in zip(marks, found)}})
 crossing_table = pd.DataFrame(crossings).set_index(["model", "convention", "cost"])
-crossing_table
+first_crossing = crossing_table["ratio 1"].unstack(["convention", "cost"]).reindex([s.name for s in specs])
+first_crossing = first_crossing[[("paper", "eflops"), ("exact", "eflops"), ("exact", "flops")]]
+first_crossing.columns = ["eFLOPs, paper convention", "eFLOPs, exact convention", "FLOPs only, exact"]
+display(Markdown("Generation length (tokens) at which attention first costs as much as the parameters:"))
+first_crossing.style.format("{:,.0f}", na_rep="not reached")
+
+# %% [markdown]
+# The full table, with the lengths where attention costs 10 and 100 times the parameters, both conventions and
+# both counts, is folded here:
+
+# %% tags=["hide-output"]
+crossing_table.style.format("{:,.0f}", na_rep="not reached")
 
 # %%
 exact_e = crossing_table.xs(("exact", "eflops"), level=("convention", "cost"))
 paper_e = crossing_table.xs(("paper", "eflops"), level=("convention", "cost"))
 display(Markdown(
-    f"Generation lengths in tokens at which attention costs as much as (1), 10 or 100 times the parameters (NaN: "
-    f"not reached below {1 << 26:,} tokens; 1: from the first token on). Under eFLOPs with the paper's "
+    f"Lengths are in generated tokens; 'not reached' means not below {1 << 26:,} tokens, and 1 means from the "
+    f"first token on. Under eFLOPs with the paper's "
     f"pricing, attention already costs as much as the parameters after "
     f"{paper_e['ratio 1'].min():,.0f}-{paper_e['ratio 1'].max():,.0f} tokens; with weight reads charged it takes "
     f"{exact_e['ratio 1'].min():,.0f}-{exact_e['ratio 1'].max():,.0f} tokens, because the weights a batch of "
@@ -225,8 +246,11 @@ def contour_slope(metric, level):
     return np.log(g[1] / g[0]) / np.log(p[1] / p[0])
 
 
-pd.DataFrame([{"cost": metric, "level (T)": level / 1e12, "slope d log L / d log P": contour_slope(metric, level)}
-              for metric, levels in (("flops", levels_flops), ("eflops", levels_eflops)) for level in levels])
+pd.DataFrame([{"cost": metric,
+               "budget of one trial": f"{level:.0e} {'FLOP' if metric == 'flops' else 'eFLOP'}".replace("e+", "e"),
+               "slope d log L / d log P": contour_slope(metric, level)}
+              for metric, levels in (("flops", levels_flops), ("eflops", levels_eflops)) for level in levels]
+             ).style.format({"slope d log L / d log P": "{:.2f}"}).hide(axis="index")
 
 # %% [markdown]
 # An iso-FLOPs line trades model size for length one for one; an iso-eFLOPs line is far flatter: at a fixed eFLOPs
@@ -258,7 +282,8 @@ for budget in (256, 1024):
 sums = pd.DataFrame(sum_rows)
 sums["(+) / exact"] = sums["paper S (+)"] / sums["exact S"]
 sums["(-) / exact"] = sums["paper S (-)"] / sums["exact S"]
-sums
+sums.style.format({"budget B": "{:,}", "generation L": "{:,}", "exact S": "{:,.0f}", "paper S (+)": "{:,.0f}",
+                   "paper S (-)": "{:,.0f}", "(+) / exact": "{:.3f}", "(-) / exact": "{:.3f}"}).hide(axis="index")
 
 # %% [markdown]
 # The $-$ form is the right continuous approximation once the context has outgrown the budget (it is then off by
