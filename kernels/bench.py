@@ -426,7 +426,8 @@ def tune(out: Path, repeats: int = 15) -> None:
             t = time_ms(fn, repeats)["median_ms"]
             rows_out.append({**shape, "kernel": kernel, "variant": variant, "median_ms": t,
                              "tbps": nbytes / (t * 1e-3) / 1e12})
-            log.info("%s %s %s: %.3f ms %.2f TB/s", shape, kernel, variant, t, rows_out[-1]["tbps"])
+            print(f"tune {rows} x {context} page {page}: {kernel} {variant}: {t:.3f} ms "
+                  f"{rows_out[-1]['tbps']:.2f} TB/s", flush=True)
 
         def select(method):
             return bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
@@ -447,13 +448,13 @@ def tune(out: Path, repeats: int = 15) -> None:
                 p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common), p.summary_bytes())
         bt.CONFIG.update(copy.deepcopy(base_bt))
         keys = bt._score_pass(p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common)
-        out = torch.empty_like(sel)
+        chosen = torch.empty_like(sel)
         for radix, warps in itertools.product((1, 4), (4, 8, 16)):
             bt.CONFIG["radix_bits"], bt.CONFIG["select_warps"] = radix, warps
-            bt._select_pass(keys, p.seq_lens, out, selected, 0, page)
-            assert torch.equal(out, sel)
+            bt._select_pass(keys, p.seq_lens, chosen, selected, 0, page)
+            assert torch.equal(chosen, sel)
             record("select_pass", f"radix={radix} warps={warps}", lambda: bt._select_pass(
-                keys, p.seq_lens, out, selected, 0, page), keys.numel() * 4)
+                keys, p.seq_lens, chosen, selected, 0, page), keys.numel() * 4)
         for chunk, warps, radix in itertools.product((64, 128), (2, 4), (1, 4)):
             bt.CONFIG.update(copy.deepcopy(base_bt))
             bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"], bt.CONFIG["radix_bits"] = chunk, warps, radix
