@@ -119,3 +119,20 @@ def test_workload_from_the_authors_tables():
     assert all(len(p.gen_tokens) == 8 and p.prompt_tokens > 50 for p in w.problems)
     sparse = load_workload(None, "qwen3-8b", "aime24", trials=8, lengths_from="blocktopk-1024-16")
     assert "block16_blocktopk64" in sparse.source and len(sparse.problems) == 30
+
+
+def test_generate_from_a_saved_hugging_face_directory(tmp_path, capsys):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.Qwen3Config(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                      eos_token_id=None, bos_token_id=None, pad_token_id=None)
+    model = transformers.Qwen3ForCausalLM(config).float().eval()
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    assert main(["generate", "--weights", str(tmp_path), "--prompt-ids", "11,22,33", "--max-new-tokens", "6",
+                 "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["token_ids"]
+    with torch.no_grad():
+        want = model.generate(torch.tensor([[11, 22, 33]]), max_new_tokens=6, min_new_tokens=6,
+                              do_sample=False)[0, 3:].tolist()
+    assert got == want
