@@ -20,6 +20,8 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of random weights and of sampling (default 0)")
     parser.add_argument("--num-pages", type=int, default=None, help="KV cache pages (default: from memory)")
     parser.add_argument("--max-num-seqs", type=int, default=256, help="requests decoded together at most")
+    parser.add_argument("--max-model-len", type=int, default=None,
+                        help="longest request in tokens (default: what the command needs)")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="decode without CUDA graphs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -31,5 +33,9 @@ def attention_config(args):
                            dense_layers=args.dense_layers)
 
 
-def engine_limits(args) -> dict:
-    return {"num_pages": args.num_pages, "max_num_seqs": args.max_num_seqs, "cuda_graphs": not args.no_cuda_graphs}
+def engine_limits(args, needed_len: int, requests: int) -> dict:
+    """EngineConfig fields: the cache and the CUDA graphs sized for this command's requests, not the model's max."""
+    page = args.page_size
+    max_len = args.max_model_len or -(-(needed_len + 1) // page) * page
+    return {"num_pages": args.num_pages, "max_num_seqs": max(1, min(args.max_num_seqs, requests)),
+            "max_model_len": max_len, "cuda_graphs": not args.no_cuda_graphs}

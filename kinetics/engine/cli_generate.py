@@ -41,7 +41,8 @@ def run(args) -> int:
                             max_tokens=args.max_new_tokens, seed=args.seed,
                             stop_token_ids=() if args.ignore_eos else None)
     llm = LLM(args.weights or args.model, weights=args.weights, device=args.device, dtype=args.dtype,
-              attention=attention_config(args), seed=args.seed, **engine_limits(args))
+              attention=attention_config(args), seed=args.seed,
+              **engine_limits(args, len(prompt) + args.max_new_tokens, 1))
     out = llm.generate([prompt], params)[0]
     if out.error:
         raise InputError(out.error)

@@ -64,7 +64,9 @@ def run(args) -> int:
         with open(args.save_workload, "w") as f:
             f.write(workload.to_json())
     llm = LLM(args.weights or args.model, weights=args.weights, device=args.device, dtype=args.dtype,
-              attention=attention_config(args), seed=args.seed, **engine_limits(args))
+              attention=attention_config(args), seed=args.seed,
+              **engine_limits(args, max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems),
+                              workload.trials * len(workload.problems)))
     if args.peak_tflops is not None or args.hbm_tbps is not None or args.hardware:
         hardware = resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps)
     elif llm.device.type == "cuda":

@@ -144,7 +144,7 @@ class LLM:
         if not isinstance(prompt, list):
             seq.error = f"prompt must be a list of token ids, got {type(prompt).__name__}"
         else:
-            seq.error = self.runner.check_request(prompt, params.length_limit)
+            seq.error = self.runner.check_request(prompt)
             if seq.error is None and params.forced_length is not None and params.forced_length > room:
                 seq.error = (f"prompt {len(prompt)} + forced length {params.forced_length} tokens exceeds the "
                              f"context limit of {self.max_model_len} tokens")

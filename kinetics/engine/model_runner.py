@@ -187,7 +187,7 @@ class ModelRunner:
         torch.cuda.synchronize(self.device)
         log.info("captured %d decode CUDA graphs (batch sizes %s..%s)", len(sizes), min(sizes), max(sizes))
 
-    def check_request(self, prompt: list[int], limit: int) -> str | None:
+    def check_request(self, prompt: list[int]) -> str | None:
         """Why a request cannot run here (None if it can)."""
         if not prompt:
             return "empty prompt"
