@@ -17,7 +17,9 @@ def deepest(error):
 
 
 def compile_one(fn, ints, pointers, constexprs):
-    signature = {**{n: t for n, t in pointers.items()}, **{n: "i32" for n in ints}, **{k: "constexpr" for k in constexprs}}
+    signature = {**{n: "i32" for n in ints}, **pointers, **{k: "constexpr" for k in constexprs}}
+    names = list(fn.arg_names)
+    signature = {n: signature[n] for n in names}
     try:
         triton.compile(triton.compiler.ASTSource(fn=fn, signature=signature, constexprs=constexprs),
                        target=GPUTarget("cuda", 90, 32))
@@ -38,3 +40,13 @@ for radix in (1, 4):
         {"q_ptr": "*bf16", "summ_ptr": "*bf16", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32", "sel_ptr": "*i32"},
         dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=128, PAGE=16, MINMAX=False, PAGES_PAD=2048, CHUNK=32, OUT_PAD=128,
              RADIX_BITS=radix)))
+
+for radix in (1,):
+    print("select_attend", compile_one(
+        bt._select_attend_kernel,
+        ["stride_qb", "stride_qh", "stride_kp", "stride_kt", "stride_kh", "stride_ptb", "stride_keyb", "stride_keyh",
+         "stride_sb", "stride_sh", "stride_ob", "stride_oh", "budget", "num_sink", "out_width"],
+        {"q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "keys_ptr": "*i32", "page_table_ptr": "*i32",
+         "seq_lens_ptr": "*i32", "sel_ptr": "*i32", "out_ptr": "*bf16", "qk_scale": "fp32"},
+        dict(GROUP=4, GROUP_PAD=16, HEAD_DIM=128, PAGE=16, PAGES_PAD=2048, OUT_PAD=128, RADIX_BITS=radix, BLOCK_N=32,
+             UPCAST=False)))

@@ -180,7 +180,7 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
                 shuffled=True):
     import torch
 
-    from kinetics.kernels import paged_decode, select_pages, sparse_paged_decode
+    from kinetics.kernels import block_topk_decode, paged_decode, select_pages, sparse_paged_decode
 
     torch.cuda.empty_cache()  # the previous shape's tensors are gone by now
     problem = Problem(rows, context, page, group, dtype, shuffled=shuffled)
@@ -196,7 +196,10 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
     select = lambda: select_pages(q, summ, pt, lens, page, budget, num_sink_pages=sink, validate=False)  # noqa: E731
     sel = select()
     sparse = lambda: sparse_paged_decode(q, k, v, pt, lens, sel, validate=False)  # noqa: E731
-    topk = lambda: sparse_paged_decode(q, k, v, pt, lens, select(), validate=False)  # noqa: E731
+    unfused = lambda: sparse_paged_decode(q, k, v, pt, lens, select(), validate=False)  # noqa: E731
+    fused = lambda: block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, validate=False,  # noqa
+                                      fused=True)[0]
+    topk = lambda: block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, validate=False)[0]  # noqa
 
     # correctness on this GPU: float32 torch on a few rows, our selection's pages
     ref_dense = _reference_rows(problem)
@@ -204,12 +207,17 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
     out_dense, out_sparse = dense(), sparse()
     row["rel_err_dense_vs_torch"] = _rel(out_dense[:len(ref_dense)], ref_dense)
     row["rel_err_topk_vs_torch"] = _rel(out_sparse[:len(ref_sparse)], ref_sparse)
+    out_fused, sel_fused = block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, fused=True)
+    assert torch.equal(sel_fused, sel), "fused and separate selections differ"
+    row["rel_err_topk_fused_vs_torch"] = _rel(out_fused[:len(ref_sparse)], ref_sparse)
     assert int((sel >= 0).sum(-1).min()) == min(selected_pages, problem.pages_per_row)
 
     row["ours_dense"] = time_ms(dense, repeats)
     row["ours_select"] = time_ms(select, repeats)
     row["ours_sparse_attn"] = time_ms(sparse, repeats)
-    row["ours_topk"] = time_ms(topk, repeats)
+    row["ours_topk_unfused"] = time_ms(unfused, repeats)
+    row["ours_topk_fused"] = time_ms(fused, repeats)
+    row["ours_topk"] = time_ms(topk, repeats)  # the API's default: block_topk_decode(fused="auto")
 
     if flashinfer_on:
         fi_dense = _flashinfer_wrapper(problem, pt.reshape(-1), problem.pages_per_row, workspace)
@@ -243,7 +251,8 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
     row["bytes_topk"] = problem.kv_bytes(tokens) + problem.summary_bytes() + problem.io_bytes()
     row["bytes_floor_ratio"] = row["bytes_dense"] / row["bytes_topk"]
     for name, nbytes in (("ours_dense", row["bytes_dense"]), ("flashinfer_dense", row["bytes_dense"]),
-                         ("ours_topk", row["bytes_topk"]), ("ours_sparse_attn", problem.kv_bytes(tokens)),
+                         ("ours_topk", row["bytes_topk"]), ("ours_topk_fused", row["bytes_topk"]),
+                         ("ours_topk_unfused", row["bytes_topk"]), ("ours_sparse_attn", problem.kv_bytes(tokens)),
                          ("ours_select", problem.summary_bytes())):
         if name in row:
             row[name]["tbps"] = nbytes / (row[name]["median_ms"] * 1e-3) / 1e12

@@ -19,7 +19,8 @@ import triton.language as tl
 
 from kinetics.errors import InputError
 from kinetics.kernels import _checks
-from kinetics.kernels.paged_decode import sparse_paged_decode
+from kinetics.kernels import paged_decode as _paged
+from kinetics.kernels.paged_decode import _attend_slots, sparse_paged_decode
 
 
 @triton.jit
@@ -99,6 +100,7 @@ def _choose_and_store(keys, n_pages, budget, num_sink, out, out_width,
     count = tl.sum(chosen.to(tl.int32), axis=0)
     o = tl.arange(0, OUT_PAD)
     tl.store(out + o, tl.full([OUT_PAD], -1, tl.int32), mask=(o >= count) & (o < out_width))
+    return count
 
 
 @triton.jit
@@ -169,6 +171,42 @@ def _select_from_keys_kernel(
                       PAGES_PAD, OUT_PAD, RADIX_BITS)
 
 
+@triton.jit
+def _select_attend_kernel(
+    q_ptr, k_ptr, v_ptr, keys_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, out_ptr, qk_scale,
+    stride_qb, stride_qh, stride_kp, stride_kt, stride_kh, stride_ptb, stride_keyb, stride_keyh,
+    stride_sb, stride_sh, stride_ob, stride_oh, budget, num_sink, out_width,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
+    PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr, BLOCK_N: tl.constexpr,
+    UPCAST: tl.constexpr,
+):
+    """Two-pass selection's pass 2 fused with the sparse attention: one program per (sequence, KV head) selects
+    its pages from the keys, writes them, and attends to them. While one program ranks its keys, the others on the
+    same multiprocessor stream K and V, so the select pass no longer runs alone."""
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    seq_len = tl.load(seq_lens_ptr + b)
+    n_pages = tl.cdiv(seq_len, PAGE)
+    page = tl.arange(0, PAGES_PAD)
+    keys = tl.load(keys_ptr + b * stride_keyb + h * stride_keyh + page, mask=page < n_pages, other=-2147483648)
+    sel_row = sel_ptr + b * stride_sb + h * stride_sh
+    count = _choose_and_store(keys, n_pages, budget, num_sink, sel_row, out_width, PAGES_PAD, OUT_PAD, RADIX_BITS)
+    tl.debug_barrier()  # the page list this program just stored is read back by all its threads below
+
+    g = tl.arange(0, GROUP_PAD)
+    d = tl.arange(0, HEAD_DIM)
+    heads = h * GROUP + g
+    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
+    if UPCAST:
+        q = q.to(tl.float32)
+    m, l, acc = _attend_slots(q, k_ptr, v_ptr, page_table_ptr + b * stride_ptb, sel_row, seq_len, 0, count * PAGE,
+                              h * stride_kh, qk_scale, stride_kp, stride_kt, GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N,
+                              True, UPCAST)
+    o = acc / tl.where(l > 0, l, 1.0)[:, None]
+    tl.store(out_ptr + b * stride_ob + heads[:, None] * stride_oh + d[None, :], o.to(out_ptr.dtype.element_ty),
+             mask=(g < GROUP)[:, None])
+
+
 def _kind_of(summaries, kind):
     if kind is None:
         if not isinstance(summaries, torch.Tensor) or summaries.dim() != 4 or summaries.shape[2] not in (1, 2):
@@ -179,8 +217,8 @@ def _kind_of(summaries, kind):
 
 # Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
 CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 128, 256: 32}, "fused_warps": 8, "fused_max_pages": 512,
-          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 64, 256: 32}, "score_warps": 2, "select_warps": 8,
-          "radix_bits": 1}
+          "score_chunk": {16: 64, 32: 64, 64: 64, 128: 64, 256: 32}, "score_warps": 2, "select_warps": 4,
+          "radix_bits": 1, "fused_min_rows_per_sm": 4}
 
 
 def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
@@ -267,11 +305,73 @@ def _select_pass(keys, seq_lens, selected, budget, num_sink_pages, page_size):
 
 
 def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget: int, kind: str | None = None,
-                      num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True, method="auto"):
-    """Select pages from the summaries, then attend to them: returns (out like q, selected)."""
+                      num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True, method="auto",
+                      fused="auto"):
+    """Select pages from the summaries, then attend to them: returns (out like q, selected).
+
+    fused=True runs the scores as their own pass and the top-k and the attention in one kernel (one program per
+    (sequence, KV head), no split-K); "auto" does so on a GPU when there are enough rows to fill it.
+    """
     _checks.check_cache(k_cache, v_cache)
+    if fused not in ("auto", True, False):
+        raise InputError(f"fused must be 'auto', True or False, got {fused!r}")
+    if fused == "auto":
+        fused = _fused_pays(q, page_table, k_cache.shape[1], summaries)
+    if fused:
+        return _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind, num_sink_pages,
+                              sm_scale, validate)
     selected = select_pages(q, summaries, page_table, seq_lens, k_cache.shape[1], budget, kind, num_sink_pages,
                             validate=validate, method=method)
     out = sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits,
                               validate=False)
+    return out, selected
+
+
+def _fused_pays(q, page_table, page_size, summaries) -> bool:
+    """Measured on H100 (kernels/NOTES.md): the fused select + attend kernel wins with many rows and many pages."""
+    if q.device.type != "cuda" or not isinstance(summaries, torch.Tensor) or summaries.dim() != 4:
+        return False
+    rows = q.shape[0] * summaries.shape[1]
+    sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+    return rows >= CONFIG["fused_min_rows_per_sm"] * sms and page_table.shape[1] > CONFIG["fused_max_pages"]
+
+
+def _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind, num_sink_pages, sm_scale,
+                   validate):
+    import math
+
+    num_pages, page_size, num_kv_heads, head_dim = _checks.check_cache(k_cache, v_cache)
+    _checks.check_query(q, k_cache)
+    kind = _kind_of(summaries, kind)
+    budget = _checks.check_int("budget", budget, 1)
+    num_sink_pages = _checks.check_int("num_sink_pages", num_sink_pages, 0)
+    _checks.check_summaries(summaries, kind, num_pages, num_kv_heads, head_dim)
+    _checks._same_device(q=q, k_cache=k_cache, v_cache=v_cache, summaries=summaries, page_table=page_table,
+                         seq_lens=seq_lens)
+    batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
+    if batch != q.shape[0]:
+        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
+    max_pages = page_table.shape[1]
+    width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
+    selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
+    out = torch.empty_like(q)
+    if batch == 0:
+        return out, selected
+    group = q.shape[1] // num_kv_heads
+    pages_pad = max(16, _checks.next_pow2(max_pages))
+    common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
+                  MINMAX=kind == "minmax")
+    keys = _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common)
+    cfg = _paged.CONFIG["sparse"]
+    sm_scale = 1.0 / math.sqrt(head_dim) if sm_scale is None else float(sm_scale)
+    _select_attend_kernel[(batch, num_kv_heads)](
+        q, k_cache, v_cache, keys, page_table, seq_lens, selected, out, sm_scale * math.log2(math.e),
+        q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), page_table.stride(0),
+        keys.stride(0), keys.stride(1), selected.stride(0), selected.stride(1), out.stride(0), out.stride(1),
+        budget, num_sink_pages, width,
+        GROUP=group, GROUP_PAD=max(16, _checks.next_pow2(group)), HEAD_DIM=head_dim, PAGE=page_size,
+        PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width), RADIX_BITS=CONFIG["radix_bits"],
+        BLOCK_N=cfg["block_n"].get(head_dim, cfg["block_n_default"]), UPCAST=_checks.interpreting(),
+        num_warps=cfg["warps"].get(head_dim, cfg["warps_default"]), num_stages=cfg["stages"],
+    )
     return out, selected

@@ -22,6 +22,46 @@ from kinetics.kernels import _checks
 
 
 @triton.jit
+def _attend_slots(q, k_ptr, v_ptr, table, sel, seq_len, start, end, kv_base, qk_scale, stride_kp, stride_kt,
+                  GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr, BLOCK_N: tl.constexpr,
+                  SPARSE: tl.constexpr, UPCAST: tl.constexpr):
+    """Online softmax over slots [start, end) of one (sequence, KV head): returns (m, l, acc) per query head.
+
+    `table` is the sequence's row of the page table; with SPARSE, `sel` its row of selected logical pages.
+    """
+    d = tl.arange(0, HEAD_DIM)
+    m = tl.full([GROUP_PAD], -1.0e30, tl.float32)  # finite start: an empty split gives alpha = 1, not NaN
+    l = tl.zeros([GROUP_PAD], tl.float32)
+    acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
+    for slot0 in range(start, end, BLOCK_N):
+        slots = slot0 + tl.arange(0, BLOCK_N)
+        in_range = slots < end
+        if SPARSE:
+            page = tl.load(sel + slots // PAGE, mask=in_range, other=-1, cache_modifier=".cg")
+            token = page * PAGE + slots % PAGE
+            valid = in_range & (page >= 0) & (token < seq_len)
+        else:
+            page = slots // PAGE
+            valid = in_range
+        phys = tl.load(table + page, mask=valid, other=0).to(tl.int64)
+        rows = phys * stride_kp + (slots % PAGE) * stride_kt + kv_base
+        k = tl.load(k_ptr + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
+        v = tl.load(v_ptr + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
+        if UPCAST:
+            k = k.to(tl.float32)
+            v = v.to(tl.float32)
+        s = tl.dot(q, tl.trans(k)) * qk_scale  # [GROUP_PAD, BLOCK_N]
+        s = tl.where(valid[None, :], s, float("-inf"))
+        m_new = tl.maximum(m, tl.max(s, axis=1))
+        alpha = tl.exp2(m - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l = l * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m = m_new
+    return m, l, acc
+
+
+@triton.jit
 def _decode_split_kernel(
     q_ptr, k_ptr, v_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, out_ptr, part_o_ptr, part_lse_ptr,
     qk_scale,  # sm_scale * log2(e): softmax in base 2
@@ -50,36 +90,9 @@ def _decode_split_kernel(
     if UPCAST:
         q = q.to(tl.float32)
 
-    m = tl.full([GROUP_PAD], -1.0e30, tl.float32)  # finite start: an empty split gives alpha = 1, not NaN
-    l = tl.zeros([GROUP_PAD], tl.float32)
-    acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
-    kv_base = h * stride_kh
-    for slot0 in range(start, end, BLOCK_N):
-        slots = slot0 + tl.arange(0, BLOCK_N)
-        in_range = slots < end
-        if SPARSE:
-            page = tl.load(sel_ptr + b * stride_sb + h * stride_sh + slots // PAGE, mask=in_range, other=-1)
-            token = page * PAGE + slots % PAGE
-            valid = in_range & (page >= 0) & (token < seq_len)
-        else:
-            page = slots // PAGE
-            valid = in_range
-        phys = tl.load(page_table_ptr + b * stride_ptb + page, mask=valid, other=0).to(tl.int64)
-        rows = phys * stride_kp + (slots % PAGE) * stride_kt + kv_base
-        k = tl.load(k_ptr + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
-        v = tl.load(v_ptr + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
-        if UPCAST:
-            k = k.to(tl.float32)
-            v = v.to(tl.float32)
-        s = tl.dot(q, tl.trans(k)) * qk_scale  # [GROUP_PAD, BLOCK_N]
-        s = tl.where(valid[None, :], s, float("-inf"))
-        m_new = tl.maximum(m, tl.max(s, axis=1))
-        alpha = tl.exp2(m - m_new)
-        p = tl.exp2(s - m_new[:, None])
-        l = l * alpha + tl.sum(p, axis=1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m = m_new
-
+    m, l, acc = _attend_slots(q, k_ptr, v_ptr, page_table_ptr + b * stride_ptb,
+                              sel_ptr + b * stride_sb + h * stride_sh, seq_len, start, end, h * stride_kh, qk_scale,
+                              stride_kp, stride_kt, GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N, SPARSE, UPCAST)
     safe_l = tl.where(l > 0, l, 1.0)
     o = acc / safe_l[:, None]
     if NUM_SPLITS == 1:

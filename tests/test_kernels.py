@@ -189,6 +189,20 @@ def test_budget_covering_the_sequence_equals_dense(case, extra, kind):
     assert rel_error(out, dense.double().cpu()) < TOLERANCE[case["dtype"]]
 
 
+@settings(CASES, max_examples=max(1, CASES.max_examples * 3 // 5))
+@given(decode_cases(max_tokens=200), st.integers(1, 8), st.integers(0, 3), st.sampled_from(["mean", "minmax"]))
+def test_fused_select_attend_matches_the_two_kernels(case, budget, sinks, kind):
+    """Top-k and attention in one kernel: the same pages as select_pages, the same output as the reference."""
+    summaries = built_summaries(case, kind)
+    tensors = [case[n] for n in ("q", "k", "v", "page_table", "seq_lens")]
+    out, selected = block_topk_decode(*tensors, summaries, budget, kind, num_sink_pages=sinks, fused=True)
+    alone = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"], budget, kind,
+                         num_sink_pages=sinks, method="two_pass")
+    assert torch.equal(selected, alone)
+    expected = ref.sparse_paged_decode_ref(*(t.cpu() for t in tensors), selected.cpu())
+    assert rel_error(out, expected) < TOLERANCE[case["dtype"]]
+
+
 # ---- bad input: one clear InputError before any launch ------------------------------------------------------------
 
 def _small(dtype=torch.float16, head_dim=64):
@@ -249,6 +263,12 @@ def test_selection_inputs_are_checked():
         select_pages(q, summaries, table, lens, 12, 2)
     with pytest.raises(InputError, match="method"):
         select_pages(q, summaries, table, lens, 16, 2, method="sort")
+    with pytest.raises(InputError, match="fused"):
+        block_topk_decode(q, k, v, table, lens, summaries, 2, fused="yes")
+    with pytest.raises(InputError, match="budget"):
+        block_topk_decode(q, k, v, table, lens, summaries, 0, fused=True)
+    with pytest.raises(InputError, match="out of range"):
+        block_topk_decode(q, k, v, table + 2, lens, summaries, 2, fused=True)
     with pytest.raises(InputError, match="start_lens"):
         update_page_summaries(k, table, lens, summaries, "mean", start_lens=lens)
 
