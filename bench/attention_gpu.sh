@@ -18,6 +18,9 @@ for step in "$@"; do
     compile) python3 bench/compile_check.py 2>&1 | grep -v -i warn ;;
     tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
     quick) python3 -m kinetics.cli bench attention --quick --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
+    quick-no-layer) python3 -m kinetics.cli bench attention --quick --no-layer --out "$OUT/attention.json" \
+             > "$OUT/bench.log" 2>&1; tail -2 "$OUT/bench.log" ;;
+    summary) python3 bench/summarize.py "$OUT/attention.json" ;;
     full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
   esac
 done
