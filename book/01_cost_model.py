@@ -166,7 +166,7 @@ terms = {s.name: plots.per_token_terms(s, hw, prompt_tokens, [gen_tokens]) for s
 pd.DataFrame({name: {k: float(v[0]) / 1e9 for k, v in t.items()} for name, t in terms.items()}).T.rename(
     columns={k: f"{label} (G)" for k, (label, _) in plots.TERM_STYLE.items()})
 
-# %%
+# %% tags=["hide-input"]
 flop_share = [float(((t["params"] + t["attention"]) / sum(t.values()))[0]) for t in terms.values()]
 kv = [s.kv_bytes_per_token(2) for s in specs]
 display(Markdown(
@@ -213,7 +213,7 @@ first_crossing.style.format("{:,.0f}", na_rep="not reached")
 # %% tags=["hide-output"]
 crossing_table.style.format("{:,.0f}", na_rep="not reached")
 
-# %%
+# %% tags=["hide-input"]
 exact_e = crossing_table.xs(("exact", "eflops"), level=("convention", "cost"))
 paper_e = crossing_table.xs(("paper", "eflops"), level=("convention", "cost"))
 display(Markdown(

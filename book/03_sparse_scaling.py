@@ -175,7 +175,8 @@ def interval(i, scale=1.0, unit="", digits=1):
     """'67.6 pts [57.4, 83.7]': an estimate with its 95% interval."""
     if not np.isfinite(i.estimate):
         return "not reached"
-    return f"{scale * i.estimate:.{digits}f}{unit} [{scale * i.low:.{digits}f}, {scale * i.high:.{digits}f}]"
+    estimate, low, high = (round(scale * v, digits) + 0.0 for v in (i.estimate, i.low, i.high))  # no "-0.0"
+    return f"{estimate:.{digits}f}{unit} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 PAPER = {("oracle top-k", "low-cost gain"): "> 60 points", ("oracle top-k", "high-cost gain"): "> 5 points",
@@ -199,7 +200,7 @@ def claims_table(gains):
 gains_paper = claims("paper")
 claims_table(gains_paper).style.hide(axis="index")
 
-# %%
+# %% tags=["hide-input"]
 PAPER_VALUES = {("oracle top-k", "low_cost_gain"): (60, "more than", 100, " points"),
                 ("oracle top-k", "high_cost_gain"): (5, "more than", 100, " points"),
                 ("block top-k", "low_cost_gain"): (45, "", 100, " points"),
@@ -243,8 +244,9 @@ display(Markdown("**The paper's claims against ours** (paper convention, 95% int
 
 # %%
 g = gains_paper["oracle top-k"]
-marks = [(g.low_cost_at, g.sparse[np.argmin(np.abs(g.grid - g.low_cost_at))],
-          f"+{100 * g.low_cost_gain.estimate:.0f} pts")]
+at = np.argmin(np.abs(g.grid - g.low_cost_at))
+marks = [(g.grid[at], np.nan_to_num(g.dense[at]), g.sparse[at],
+          f"+{100 * g.low_cost_gain.estimate:.0f} points")]
 show(plots.plot_envelopes({"dense": (g.grid, g.dense, "dense"), "oracle top-k": (g.grid, g.sparse, "topk")},
                           marks=marks, title=f"{STRATEGY_NAME}: where oracle top-k gains most (paper convention)"))
 
@@ -297,7 +299,7 @@ show(plots.plot_growth(growths_paper, title=f"{STRATEGY_NAME}, oracle top-k: wha
                                              f"(paper convention)"))
 growth_rows_paper.style.hide(axis="index")
 
-# %%
+# %% tags=["hide-input"]
 budget_rates = [g.budget_per_doubling.estimate for g in growths_paper.values()]
 token_rates = [g.tokens_per_doubling.estimate for g in growths_paper.values()]
 direction = "agrees with" if np.median(token_rates) > np.median(budget_rates) else "differs from"
@@ -348,7 +350,7 @@ comparison
 show(plots.plot_envelopes(envelopes("exact"), unit="eFLOP",
                           title=f"AIME24 {STRATEGY_NAME}: envelopes over models, exact convention, {hw.name}"))
 
-# %%
+# %% tags=["hide-input"]
 lines = []
 for name, gains in (("paper", gains_paper), ("exact", gains_exact), ("exact + dense layer 0 + 4 sinks", gains_litesys)):
     for family, g in gains.items():

@@ -8,11 +8,11 @@ from kinetics.hardware import get_hardware
 from kinetics.models import get_model
 from kinetics.plots import MODEL_COLORS, style
 
-TERM_STYLE = {  # label, colour
-    "params": ("parameter FLOPs", "#4C72B0"),
-    "weights": ("weight reads (x I)", "#8C8C8C"),
-    "attention": ("attention FLOPs", "#55A868"),
-    "kv": ("K/V reads (x I)", "#C44E52"),
+TERM_STYLE = {  # label, colour (Okabe-Ito, kept apart from MODEL_COLORS: a term is not a model)
+    "params": ("parameter FLOPs", "#0072B2"),
+    "weights": ("weight reads (x I)", "#999999"),
+    "attention": ("attention FLOPs", "#009E73"),
+    "kv": ("K/V reads (x I)", "#D55E00"),
 }
 
 

@@ -201,14 +201,22 @@ def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str 
                    marks: Sequence[tuple] = ()):
     """Envelopes (over models) side by side. curves: label -> (grid, accuracy, kind); kind "dense", "topk" or
     "blocktopk" sets the book's colour and line style for that attention, anything else takes the next colour.
-    marks: (cost, accuracy, text) annotations."""
+    marks: (cost, accuracy, text) annotations, or (cost, lower, upper, text) for a gap."""
     fig, (ax,) = _figure()
     for label, (grid, accuracy, kind) in curves.items():
         ax.step(grid, 100 * np.asarray(accuracy), where="post", linewidth=2.0, color=CURVE_COLORS.get(kind, None),
                 linestyle=CURVE_STYLES.get(kind, "-"), label=label)
-    for cost, accuracy, text in marks:
-        ax.annotate(text, (cost, 100 * accuracy), xytext=(8, -14), textcoords="offset points", fontsize=8,
-                    arrowprops={"arrowstyle": "-", "color": "grey"})
+    for mark in marks:
+        if len(mark) == 4:   # (cost, lower accuracy, upper accuracy, text): a gap drawn as a vertical arrow
+            cost, low, high, text = mark
+            ax.annotate("", xy=(cost, 100 * high), xytext=(cost, 100 * low),
+                        arrowprops={"arrowstyle": "<->", "color": "grey", "linewidth": 1.2})
+            ax.annotate(text, (cost, 50 * (low + high)), xytext=(6, 0), textcoords="offset points", fontsize=9,
+                        va="center")
+        else:
+            cost, accuracy, text = mark
+            ax.annotate(text, (cost, 100 * accuracy), xytext=(8, -14), textcoords="offset points", fontsize=8,
+                        arrowprops={"arrowstyle": "-", "color": "grey"})
     ax.set_xscale("log")
     ax.set_xlabel(_cost_label(unit))
     ax.set_ylabel("accuracy on AIME24 (%)")
