@@ -217,7 +217,7 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
     row["ours_sparse_attn"] = time_ms(sparse, repeats)
     row["ours_topk_unfused"] = time_ms(unfused, repeats)
     row["ours_topk_fused"] = time_ms(fused, repeats)
-    row["ours_topk"] = time_ms(topk, repeats)  # the API's default: block_topk_decode(fused="auto")
+    row["ours_topk"] = time_ms(topk, repeats)  # the API's default: block_topk_decode()
 
     if flashinfer_on:
         fi_dense = _flashinfer_wrapper(problem, pt.reshape(-1), problem.pages_per_row, workspace)

@@ -306,11 +306,13 @@ def _select_pass(keys, seq_lens, selected, budget, num_sink_pages, page_size):
 
 def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget: int, kind: str | None = None,
                       num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True, method="auto",
-                      fused="auto"):
+                      fused=False):
     """Select pages from the summaries, then attend to them: returns (out like q, selected).
 
     fused=True runs the scores as their own pass and the top-k and the attention in one kernel (one program per
-    (sequence, KV head), no split-K); "auto" does so on a GPU when there are enough rows to fill it.
+    (sequence, KV head), no split-K). On H100 it measured as fast as the separate kernels, not faster
+    (kernels/NOTES.md), so the default keeps the separate kernels, which also split long selections (split-K);
+    "auto" picks the fused kernel only with many rows and many pages (CONFIG["fused_min_rows_per_sm"]).
     """
     _checks.check_cache(k_cache, v_cache)
     if fused not in ("auto", True, False):
