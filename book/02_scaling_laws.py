@@ -409,13 +409,13 @@ display(Markdown("\n".join(lines)))
 paper_intensity = hw.intensity("fp8") if "fp8" in hw.peak_flops else hw.intensity("bf16")
 if paper_intensity != hw.intensity("bf16"):
     intensity_line = (
-        f"* **Intensity.** Pricing BF16 compute on {hw.name} gives $I$ = {hw.intensity('bf16'):.1f} FLOP/byte "
+        f"* **Intensity.** Pricing BF16 compute on {hw.name} gives *I* = {hw.intensity('bf16'):.1f} FLOP/byte "
         f"instead of the paper's {paper_intensity:.1f} (FP8 peak over bandwidth), so each byte of KV cache weighs "
         f"{hw.intensity('bf16') / paper_intensity:.2f} times as much against a FLOP: the eFLOPs law moves part of "
         f"the way back towards the FLOPs law.")
 else:
     intensity_line = (f"* **Intensity.** {hw.name} has one peak here, so both conventions price bytes at "
-                      f"$I$ = {paper_intensity:.1f} FLOP/byte; the differences below come from the other terms.")
+                      f"*I* = {paper_intensity:.1f} FLOP/byte; the differences below come from the other terms.")
 display(Markdown("Why the exact convention moves the numbers:\n\n" + intensity_line))
 
 # %% [markdown]

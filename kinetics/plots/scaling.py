@@ -107,7 +107,7 @@ def _model_legend(fig, axes, ncol: int = 4) -> None:
                 labels.append(label)
     handles.append(Line2D([], [], color="grey", linewidth=6, alpha=0.35))
     labels.append("envelope (best model at each cost; band coloured by the winner)")
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9,
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=10,
                bbox_to_anchor=(0.5, 0.0))
 
 
@@ -252,8 +252,8 @@ def plot_growth(growths: Mapping[str, object], unit: str = "eFLOP", title: str |
     handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=0.9))
     labels.append("log-log fit")
     fig.set_layout_engine(None)
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95 if title else 1))
-    fig.legend(handles, labels, loc="lower center", ncol=min(7, len(labels)), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.14, 1, 0.95 if title else 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False, fontsize=10)
     if title:
         fig.suptitle(title)
     return fig
