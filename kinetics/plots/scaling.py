@@ -153,7 +153,7 @@ def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequ
         finite = logs[np.isfinite(logs)]
         levels = np.arange(np.floor(finite.min() * 2) / 2, np.ceil(finite.max() * 2) / 2 + 0.01, 0.5)
         lines = ax.contour(x, y, np.ma.masked_invalid(logs), levels=levels, cmap="plasma", linewidths=1.4)
-        ax.clabel(lines, fmt=lambda v: f"1e{v:g}", fontsize=7)
+        ax.clabel(lines, fmt=lambda v: f"1e{v:g}", fontsize=8.5)
         ax.set_xticks(x, [m.replace("qwen3-", "") for m in models])
         ax.set_yticks(y, [f"{k:g}" for k in knobs])
         if len(knobs) > 12:
