@@ -56,7 +56,8 @@ from kinetics.plots import cost as plots
 
 if peak_tflops is not None or hbm_tbps is not None:
     resolve_hardware(None, peak_tflops, hbm_tbps)  # refuses one raw number without the other
-    hw = hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb or 80, name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
+    hw = hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb or 80,
+                               name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
 else:
     hw = get_hardware(hardware)
 specs = [get_model(m) for m in models]
@@ -164,7 +165,8 @@ fig = plots.per_token_breakdown(models, hw, prompt_tokens, lengths)
 # %%
 terms = {s.name: plots.per_token_terms(s, hw, prompt_tokens, [gen_tokens]) for s in specs}
 pd.DataFrame({name: {k: float(v[0]) / 1e9 for k, v in t.items()} for name, t in terms.items()}).T.rename(
-    columns={k: f"{label} (G)" for k, (label, _) in plots.TERM_STYLE.items()})
+    columns={k: f"{label} (G)" for k, (label, _) in plots.TERM_STYLE.items()}).style.format("{:,.3g}").set_table_styles(
+    [{"selector": "th", "props": "white-space: nowrap;"}])
 
 # %% tags=["hide-input"]
 flop_share = [float(((t["params"] + t["attention"]) / sum(t.values()))[0]) for t in terms.values()]
@@ -216,16 +218,18 @@ crossing_table.style.format("{:,.0f}", na_rep="not reached")
 # %% tags=["hide-input"]
 exact_e = crossing_table.xs(("exact", "eflops"), level=("convention", "cost"))
 paper_e = crossing_table.xs(("paper", "eflops"), level=("convention", "cost"))
+flops_only = crossing_table.xs(("exact", "flops"), level=("convention", "cost"))
+batch_8b = C.default_batch_size("qwen3-8b", hw)
+spec_8b = get_model("qwen3-8b")
+weight_tokens = spec_8b.params_matmul * 2 / batch_8b / spec_8b.kv_bytes_per_token(2)  # BF16 weight bytes per token
 display(Markdown(
     f"Lengths are in generated tokens; 'not reached' means not below {1 << 26:,} tokens, and 1 means from the "
-    f"first token on. Under eFLOPs with the paper's "
-    f"pricing, attention already costs as much as the parameters after "
-    f"{paper_e['ratio 1'].min():,.0f}-{paper_e['ratio 1'].max():,.0f} tokens; with weight reads charged it takes "
-    f"{exact_e['ratio 1'].min():,.0f}-{exact_e['ratio 1'].max():,.0f} tokens, because the weights a batch of "
-    f"{C.default_batch_size('qwen3-8b', hw):.0f} sequences shares still cost each 8B token about as much as "
-    f"{C.get_model('qwen3-8b').params_matmul * 2 / C.default_batch_size('qwen3-8b', hw) / C.get_model('qwen3-8b').kv_bytes_per_token(2):,.0f} "
-    f"tokens of its KV cache. Counting FLOPs only, attention matches the parameters only after "
-    f"{crossing_table.xs(('exact', 'flops'), level=('convention', 'cost'))['ratio 1'].min():,.0f} tokens or more."))
+    f"first token on. Under eFLOPs with the paper's pricing, attention already costs as much as the parameters "
+    f"after {paper_e['ratio 1'].min():,.0f}-{paper_e['ratio 1'].max():,.0f} tokens; with weight reads charged it "
+    f"takes {exact_e['ratio 1'].min():,.0f}-{exact_e['ratio 1'].max():,.0f} tokens, because the weights a batch of "
+    f"{batch_8b:.0f} sequences shares still cost each 8B token about as much as {weight_tokens:,.0f} tokens of its "
+    f"KV cache. Counting FLOPs only, attention matches the parameters only after {flops_only['ratio 1'].min():,.0f} "
+    f"tokens or more."))
 
 # %% [markdown]
 # ## 1.6 Iso-cost contours
@@ -377,7 +381,8 @@ def simplification_table(attention, trials=8):
 
 
 display(Markdown(f"**Dense**, {gen_tokens:,} tokens:"), simplification_table(Attention.dense()))
-display(Markdown("**Block top-k**, 64 blocks of 16 (budget 1,024):"), simplification_table(Attention.blocktopk(1024, 16)))
+display(Markdown("**Block top-k**, 64 blocks of 16 (budget 1,024):"),
+        simplification_table(Attention.blocktopk(1024, 16)))
 display(Markdown("**Top-k 256**:"), simplification_table(Attention.topk(256)))
 
 # %% [markdown]

@@ -83,8 +83,8 @@ print(f"{hw.name}; {STRATEGY_NAME}; {n_boot} bootstrap resamples")
 # %%
 overview = summary(table)
 overview["setting"] = overview.apply(lambda r: "dense" if r["attention"] == "dense" else
-                                     f"{r['attention']} B={r['budget']}" + (f" (local {r['local_window']})"
-                                                                           if r["local_window"] else ""), axis=1)
+                                     f"{plots.ATTENTION_NAMES[r['attention']]}, B = {r['budget']}"
+                                     + (f" (local {r['local_window']})" if r["local_window"] else ""), axis=1)
 pivot = overview.pivot_table(index="setting", columns="model", values="pass@1", sort=False)
 pivot = pivot[[m for m in overview["model"].unique()]]
 display(Markdown("**pass@1 by setting** (rows) and model (columns):"))
