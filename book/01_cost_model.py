@@ -323,11 +323,11 @@ pd.DataFrame(budget_rows).set_index("attention")
 # comes from:
 
 # %%
-pd.DataFrame([{"model": m, **{k: v / 1e12 for k, v in {
+pd.DataFrame([{"model": m, **{f"{k} (T eFLOP)": v / 1e12 for k, v in {
     "parameter compute": c.breakdown["flops_params"], "attention compute": c.breakdown["flops_attention"],
     "KV memory": c.intensity * c.memory_bytes, "total": c.eflops}.items()}}
     for m in ("qwen3-8b", "qwen3-0.6b")
-    for c in [C.generation_cost(m, "b200", 150, 16000, convention="paper")]]).set_index("model").round(0).astype(int)
+    for c in [C.generation_cost(m, "b200", 150, 16000, convention="paper")]]).set_index("model").style.format("{:,.0f}")
 
 # %% [markdown]
 # Their published per-problem tables (AIME24: dense, top-k, block top-k) price each problem's $k$ trials
