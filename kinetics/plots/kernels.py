@@ -82,7 +82,8 @@ def bandwidth_vs_ceiling(result: dict):
         ax.bar(x + (i - 2) * width, values, width, label=name, color=color, hatch=hatch)
     ax.axhline(result["copy_tbps"], color="black", lw=1, label=f"device copy {result['copy_tbps']:.2f} TB/s")
     ax.axhline(result["ceiling_tbps"], color=FLOOR, ls="--", lw=1,
-               label=f"ceiling (FlashInfer dense) {result['ceiling_tbps']:.2f} TB/s")
+               label=f"ceiling ({result.get('ceiling_source', 'best dense decode').split(',')[0]}) "
+                     f"{result['ceiling_tbps']:.2f} TB/s")
     ax.set_xticks(x, [_label(r) for r in rows], fontsize=8.5)
     ax.set_ylabel("achieved bandwidth (TB/s)")
     ax.set_title(f"Bytes each kernel must move / its time ({_device(result)})")
