@@ -286,7 +286,7 @@ for c in result.per_model(strategy, "paper", "topk"):
     low, middle, high = F.winners_by_part(env, "budget")
     rows.append({"model": c.config.model, "budgets": ", ".join(str(s.config.budget) for s in per_budget),
                  "wins at low cost": low, "middle": middle, "high cost": high})
-pd.DataFrame(rows).style.hide(axis="index")
+pd.DataFrame(rows).style.hide(axis="index").set_table_styles([{"selector": "td, th", "props": "padding-right: 1.5em;"}])
 
 # %% [markdown]
 # ## 3.5 Spend on tokens, not on attention
