@@ -50,16 +50,11 @@ from IPython.display import Markdown, display
 
 from kinetics import cost as C
 from kinetics.cost import Attention
-from kinetics.hardware import get_hardware, hardware_from_numbers, resolve_hardware
+from kinetics.hardware import resolve_hardware
 from kinetics.models import get_model
 from kinetics.plots import cost as plots
 
-if peak_tflops is not None or hbm_tbps is not None:
-    resolve_hardware(None, peak_tflops, hbm_tbps)  # refuses one raw number without the other
-    hw = hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb or 80,
-                               name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
-else:
-    hw = get_hardware(hardware)
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or 80)
 specs = [get_model(m) for m in models]
 lengths = np.unique(np.geomspace(100, max_tokens, 24 if quick else 80).astype(int))
 pd.options.display.float_format = lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"

@@ -47,19 +47,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from kinetics import frontier as F
-from kinetics.hardware import get_hardware, hardware_from_numbers, resolve_hardware
+from kinetics.hardware import resolve_hardware
 from kinetics.models import get_model
 from kinetics.plots import scaling as plots
 from kinetics.traces import load_traces, summary
 
 if quick:
     n_boot = min(n_boot, 200)
-if peak_tflops is not None or hbm_tbps is not None:
-    resolve_hardware(None, peak_tflops, hbm_tbps)  # refuses one raw number without the other
-    hw = hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb or 80,
-                               name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
-else:
-    hw = get_hardware(hardware)
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or 80)
 strategies = list(F.STRATEGIES) if strategy == "both" else [strategy]
 if not set(strategies) <= set(F.STRATEGIES):
     raise ValueError(f"strategy must be 'best-of-n', 'long-cot' or 'both', got {strategy!r}")

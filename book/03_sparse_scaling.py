@@ -46,18 +46,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from kinetics import frontier as F
-from kinetics.hardware import get_hardware, hardware_from_numbers, resolve_hardware
+from kinetics.hardware import resolve_hardware
 from kinetics.plots import scaling as plots
 from kinetics.traces import load_traces, summary
 
 if quick:
     n_boot = min(n_boot, 200)
-if peak_tflops is not None or hbm_tbps is not None:
-    resolve_hardware(None, peak_tflops, hbm_tbps)  # refuses one raw number without the other
-    hw = hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb or 80,
-                               name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
-else:
-    hw = get_hardware(hardware)
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or 80)
 if strategy not in F.STRATEGIES:
     raise ValueError(f"strategy must be 'best-of-n' or 'long-cot', got {strategy!r}")
 STRATEGY_NAME = {"best-of-n": "best-of-N", "long-cot": "long CoT"}[strategy]

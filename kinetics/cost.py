@@ -48,7 +48,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from kinetics.errors import InputError
-from kinetics.hardware import Hardware, get_hardware, hardware_from_numbers
+from kinetics.hardware import Hardware, add_hardware_arguments, get_hardware, hardware_from_args
 from kinetics.models import ModelSpec, get_model
 
 CONVENTIONS = ("exact", "paper")
@@ -741,10 +741,7 @@ def simplifications(model, hardware, prompt_tokens: int, gen_tokens: int, attent
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="preset (qwen3-8b, Qwen/Qwen3-8B) or a config.json / model dir")
-    parser.add_argument("--hardware", default="b200", help="preset name (default b200)")
-    parser.add_argument("--peak-tflops", type=float, help="raw peak TFLOP/s (with --hbm-tbps, replaces --hardware)")
-    parser.add_argument("--hbm-tbps", type=float, help="raw HBM bandwidth in TB/s")
-    parser.add_argument("--memory-gb", type=float, help="raw memory in GB (for the default batch size)")
+    add_hardware_arguments(parser)
     parser.add_argument("--prompt-tokens", type=int, required=True)
     parser.add_argument("--gen-tokens", required=True, help="one length, or a comma-separated list (one per trial)")
     parser.add_argument("--trials", type=int, help="number of trials (with one --gen-tokens length; default 1)")
@@ -774,12 +771,7 @@ def _parse_lengths(text: str) -> list[int]:
 
 
 def _cli(args) -> int:
-    if args.peak_tflops is not None or args.hbm_tbps is not None:
-        if args.peak_tflops is None or args.hbm_tbps is None:
-            raise InputError("give both --peak-tflops and --hbm-tbps, or neither")
-        hardware = hardware_from_numbers(args.peak_tflops, args.hbm_tbps, args.memory_gb)
-    else:
-        hardware = get_hardware(args.hardware)
+    hardware = hardware_from_args(args)
     if args.attention == "dense":
         attention = Attention.dense()
     elif args.budget is None:

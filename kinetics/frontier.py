@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from kinetics.errors import InputError
+from kinetics.hardware import add_hardware_arguments, hardware_from_args
 from kinetics.metrics import bootstrap_weights, pass_at_k, percentile_interval, Interval
 from kinetics.traces import ProblemArrays, TraceConfig, group_arrays, load_traces
 
@@ -771,10 +772,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", choices=STRATEGIES, default="best-of-n")
     parser.add_argument("--cost", choices=METRICS, default="eflops",
                         help="flops: 2 x params x tokens (prior work); flops-attn: all FLOPs; eflops: FLOPs + I x bytes")
-    parser.add_argument("--hardware", default="b200", help="hardware preset (default b200)")
-    parser.add_argument("--peak-tflops", type=float, help="raw peak TFLOP/s (with --hbm-tbps, replaces --hardware)")
-    parser.add_argument("--hbm-tbps", type=float, help="raw HBM bandwidth in TB/s")
-    parser.add_argument("--memory-gb", type=float, help="raw memory in GB (sets the batch that shares weight reads)")
+    add_hardware_arguments(parser)
     parser.add_argument("--convention", choices=CONVENTIONS, default="exact")
     parser.add_argument("--attention", choices=ATTENTION_CHOICES, default="dense")
     parser.add_argument("--allocation", choices=FRONTIER_ALLOCATIONS, default="oracle",
@@ -790,20 +788,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_cli)
 
 
-def _hardware_of(args):
-    from kinetics.hardware import get_hardware, hardware_from_numbers
-
-    if args.peak_tflops is not None or args.hbm_tbps is not None:
-        if args.peak_tflops is None or args.hbm_tbps is None:
-            raise InputError("give both --peak-tflops and --hbm-tbps, or neither")
-        return hardware_from_numbers(args.peak_tflops, args.hbm_tbps, args.memory_gb)
-    return get_hardware(args.hardware)
-
-
 def _cli(args) -> int:
     if args.points < 2:
         raise InputError(f"--points must be at least 2, got {args.points}")
-    hardware = _hardware_of(args)
+    hardware = hardware_from_args(args)
     table = load_traces(args.traces)
     if args.bench:
         result = bench(table, hardware)

@@ -115,14 +115,28 @@ def hardware_from_numbers(peak_tflops: float, hbm_tbps: float, memory_gb: float 
                     source="given as raw numbers")
 
 
-def resolve_hardware(hardware: str | Hardware | None = None, peak_tflops: float | None = None,
-                     hbm_tbps: float | None = None) -> Hardware:
-    """The chapters' `parameters` rule: raw numbers win when both are given, otherwise the named preset."""
+def resolve_hardware(hardware: str | Hardware | None = "b200", peak_tflops: float | None = None,
+                     hbm_tbps: float | None = None, memory_gb: float | None = None) -> Hardware:
+    """The rule of every chapter's `parameters` cell and every command's hardware options: raw numbers (both of
+    them) win over the named preset; the raw machine is named after its numbers, e.g. '989 TFLOP/s, 3.35 TB/s'."""
     if peak_tflops is not None or hbm_tbps is not None:
         if peak_tflops is None or hbm_tbps is None:
-            raise InputError("give both peak_tflops and hbm_tbps, or neither")
-        return hardware_from_numbers(peak_tflops, hbm_tbps)
+            raise InputError("give both --peak-tflops and --hbm-tbps (peak TFLOP/s and HBM TB/s), or neither")
+        return hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb,
+                                     name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
     return get_hardware(hardware if hardware is not None else "b200")
+
+
+def add_hardware_arguments(parser: argparse.ArgumentParser, default: str | None = "b200") -> None:
+    """--hardware / --peak-tflops / --hbm-tbps / --memory-gb, read back with `hardware_from_args`."""
+    parser.add_argument("--hardware", default=default, help=f"hardware preset (default {default})")
+    parser.add_argument("--peak-tflops", type=float, help="raw peak TFLOP/s (with --hbm-tbps, replaces --hardware)")
+    parser.add_argument("--hbm-tbps", type=float, help="raw HBM bandwidth in TB/s")
+    parser.add_argument("--memory-gb", type=float, help="raw memory in GB (sets the batch that shares weight reads)")
+
+
+def hardware_from_args(args: argparse.Namespace) -> Hardware:
+    return resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps, args.memory_gb)
 
 
 # ---- CLI: kinetics hardware list|show NAME ----------------------------------------------------------------------
