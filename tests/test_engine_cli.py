@@ -17,12 +17,7 @@ TINY = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 300, "hidden_size":
         "max_position_embeddings": 2048, "eos_token_id": 7}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
