@@ -594,7 +594,8 @@ def print_table(result: dict, stream) -> None:
               f"{r['ours_dense']['median_ms']:7.3f} {r['ours_dense']['tbps']:5.2f} {fi:6.3f} "
               f"{r.get('dense_vs_flashinfer', float('nan')):7.2f} | {r['ours_topk']['median_ms']:7.3f} "
               f"{r['ours_select']['median_ms']:6.3f} {r['topk_over_floor']:7.2f} {anchor:9.3f} "
-              f"{r.get('speedup_topk_vs_flashinfer_dense', float('nan')):8.1f} {r.get('topk_vs_anchor', float('nan')):9.2f}"
+              f"{r.get('speedup_topk_vs_flashinfer_dense', float('nan')):8.1f} "
+              f"{r.get('topk_vs_anchor', float('nan')):9.2f}"
               f" | {max(r['rel_err_dense_vs_torch'], r['rel_err_topk_vs_torch']):.1e}", file=stream)
     for r in result["layer"]:
         print(f"layer B {r['batch']} ctx {r['context']}: dense {r['dense_tokens_per_s']:.0f} tok/s/GPU, "

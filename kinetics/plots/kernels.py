@@ -39,6 +39,19 @@ def target_rows(result: dict) -> list[dict]:
     return sorted(rows, key=lambda r: r.get("page_order", "shuffled") != "shuffled")
 
 
+def target_summary(result: dict) -> dict:
+    """Ranges over the TARGETS.md shapes (shuffled pages): dense vs FlashInfer, top-k over floor, top-k vs anchor."""
+    rows = [r for r in target_rows(result) if r.get("page_order", "shuffled") == "shuffled"]
+
+    def span(key):
+        values = [r[key] for r in rows if key in r]
+        return (min(values), max(values)) if values else (float("nan"), float("nan"))
+
+    return {"dense_vs_flashinfer": span("dense_vs_flashinfer"), "topk_over_floor": span("topk_over_floor"),
+            "topk_vs_anchor": span("topk_vs_anchor"), "select_share": span("select_share"),
+            "speedup_vs_flashinfer_dense": span("speedup_topk_vs_flashinfer_dense")}
+
+
 def speedup_vs_context(result: dict, rows: int = 512, page: int = 16):
     """Block top-k (selection included) and the anchor, as speedups over FlashInfer's dense decode, vs context."""
     import matplotlib.pyplot as plt
@@ -86,8 +99,9 @@ def bandwidth_vs_ceiling(result: dict):
                      f"{result['ceiling_tbps']:.2f} TB/s")
     ax.set_xticks(x, [_label(r) for r in rows], fontsize=8.5)
     ax.set_ylabel("achieved bandwidth (TB/s)")
+    ax.set_ylim(0, 1.45 * max(result["ceiling_tbps"], result["copy_tbps"]))
     ax.set_title(f"Bytes each kernel must move / its time ({_device(result)})")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncol=3)
     return fig
 
 
