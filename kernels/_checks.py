@@ -21,7 +21,7 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-def _tensor(name: str, x, ndim: int, dtypes: tuple) -> None:
+def check_tensor(name: str, x, ndim: int, dtypes: tuple) -> None:
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != ndim:
@@ -33,7 +33,7 @@ def _tensor(name: str, x, ndim: int, dtypes: tuple) -> None:
         raise InputError(f"{name} must be contiguous (call .contiguous()); got strides {x.stride()}")
 
 
-def _same_device(**tensors) -> None:
+def same_device(**tensors) -> None:
     devices = {name: t.device for name, t in tensors.items()}
     if len(set(devices.values())) > 1:
         raise InputError("tensors on different devices: " + ", ".join(f"{n}={d}" for n, d in devices.items()))
@@ -51,10 +51,10 @@ def kind_vectors(kind: str) -> int:
 
 def check_cache(k_cache, v_cache=None) -> tuple[int, int, int, int]:
     """(num_pages, page_size, num_kv_heads, head_dim) of a checked NHD cache."""
-    _tensor("k_cache", k_cache, 4, CACHE_DTYPES)
+    check_tensor("k_cache", k_cache, 4, CACHE_DTYPES)
     num_pages, page_size, num_kv_heads, head_dim = k_cache.shape
     if v_cache is not None:
-        _tensor("v_cache", v_cache, 4, CACHE_DTYPES)
+        check_tensor("v_cache", v_cache, 4, CACHE_DTYPES)
         if v_cache.shape != k_cache.shape or v_cache.dtype != k_cache.dtype:
             raise InputError(f"v_cache {tuple(v_cache.shape)} {v_cache.dtype} must match k_cache "
                              f"{tuple(k_cache.shape)} {k_cache.dtype}")
@@ -69,8 +69,8 @@ def check_cache(k_cache, v_cache=None) -> tuple[int, int, int, int]:
 
 def check_table(page_table, seq_lens, num_pages: int, page_size: int, validate: bool) -> int:
     """Checks page_table/seq_lens shapes and (if validate) values; returns the batch size."""
-    _tensor("page_table", page_table, 2, (torch.int32,))
-    _tensor("seq_lens", seq_lens, 1, (torch.int32,))
+    check_tensor("page_table", page_table, 2, (torch.int32,))
+    check_tensor("seq_lens", seq_lens, 1, (torch.int32,))
     batch, max_pages = page_table.shape
     if seq_lens.shape[0] != batch:
         raise InputError(f"seq_lens has {seq_lens.shape[0]} entries but page_table has {batch} rows")
@@ -94,7 +94,7 @@ def check_table(page_table, seq_lens, num_pages: int, page_size: int, validate: 
 
 def check_query(q, k_cache) -> int:
     """Checks q against the cache; returns the group size (query heads per KV head)."""
-    _tensor("q", q, 3, CACHE_DTYPES)
+    check_tensor("q", q, 3, CACHE_DTYPES)
     num_kv_heads, head_dim = k_cache.shape[2], k_cache.shape[3]
     if q.dtype != k_cache.dtype:
         raise InputError(f"q dtype {q.dtype} differs from the cache dtype {k_cache.dtype}")
@@ -107,7 +107,7 @@ def check_query(q, k_cache) -> int:
 
 def check_summaries(summaries, kind: str, num_pages: int, num_kv_heads: int, head_dim: int) -> None:
     vectors = kind_vectors(kind)
-    _tensor("summaries", summaries, 4, CACHE_DTYPES + (torch.float32,))
+    check_tensor("summaries", summaries, 4, CACHE_DTYPES + (torch.float32,))
     expected = (num_pages, num_kv_heads, vectors, head_dim)
     if tuple(summaries.shape) != expected:
         raise InputError(f"summaries shape {tuple(summaries.shape)} != {expected} "
@@ -121,7 +121,7 @@ def check_int(name: str, value, minimum: int) -> int:
 
 
 def check_selected(selected, batch: int, num_kv_heads: int, seq_lens, page_size: int, validate: bool) -> None:
-    _tensor("selected", selected, 3, (torch.int32,))
+    check_tensor("selected", selected, 3, (torch.int32,))
     if selected.shape[0] != batch or selected.shape[1] != num_kv_heads or selected.shape[2] < 1:
         raise InputError(f"selected shape {tuple(selected.shape)} must be [batch={batch}, "
                          f"num_kv_heads={num_kv_heads}, width>=1]")

@@ -238,8 +238,8 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
     budget = _checks.check_int("budget", budget, 1)
     num_sink_pages = _checks.check_int("num_sink_pages", num_sink_pages, 0)
     page_size = _checks.check_int("page_size", page_size, 1)
-    _checks._tensor("q", q, 3, _checks.CACHE_DTYPES)
-    _checks._tensor("summaries", summaries, 4, _checks.CACHE_DTYPES + (torch.float32,))
+    _checks.check_tensor("q", q, 3, _checks.CACHE_DTYPES)
+    _checks.check_tensor("summaries", summaries, 4, _checks.CACHE_DTYPES + (torch.float32,))
     num_pages, num_kv_heads, _, head_dim = summaries.shape
     if head_dim not in _checks.HEAD_DIMS:
         raise InputError(f"head_dim {head_dim} is not supported; supported: {_checks.HEAD_DIMS}")
@@ -249,7 +249,7 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
     if q.shape[2] != head_dim or q.shape[1] % num_kv_heads:
         raise InputError(f"q shape {tuple(q.shape)} does not fit summaries with {num_kv_heads} KV heads of "
                          f"head_dim {head_dim}")
-    _checks._same_device(q=q, summaries=summaries, page_table=page_table, seq_lens=seq_lens)
+    _checks.same_device(q=q, summaries=summaries, page_table=page_table, seq_lens=seq_lens)
     batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
     if batch != q.shape[0]:
         raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
@@ -348,7 +348,7 @@ def _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget,
     budget = _checks.check_int("budget", budget, 1)
     num_sink_pages = _checks.check_int("num_sink_pages", num_sink_pages, 0)
     _checks.check_summaries(summaries, kind, num_pages, num_kv_heads, head_dim)
-    _checks._same_device(q=q, k_cache=k_cache, v_cache=v_cache, summaries=summaries, page_table=page_table,
+    _checks.same_device(q=q, k_cache=k_cache, v_cache=v_cache, summaries=summaries, page_table=page_table,
                          seq_lens=seq_lens)
     batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
     if batch != q.shape[0]:

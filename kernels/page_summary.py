@@ -73,13 +73,13 @@ def update_page_summaries(k_cache, page_table, seq_lens, summaries, kind: str = 
     batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
     tensors = dict(k_cache=k_cache, page_table=page_table, seq_lens=seq_lens, summaries=summaries)
     if start_lens is not None:
-        _checks._tensor("start_lens", start_lens, 1, (torch.int32,))
+        _checks.check_tensor("start_lens", start_lens, 1, (torch.int32,))
         if start_lens.shape[0] != batch:
             raise InputError(f"start_lens has {start_lens.shape[0]} entries, expected {batch}")
         if validate and bool(((start_lens < 0) | (start_lens >= seq_lens)).any()):
             raise InputError("start_lens must satisfy 0 <= start_lens < seq_lens")
         tensors["start_lens"] = start_lens
-    _checks._same_device(**tensors)
+    _checks.same_device(**tensors)
     if batch == 0:
         return summaries
     pages_per_row = page_table.shape[1] if start_lens is not None else 1

@@ -18,6 +18,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kinetics.errors import InputError
 from kinetics.kernels import _checks
 
 
@@ -183,9 +184,9 @@ def paged_decode(q, k_cache, v_cache, page_table, seq_lens, sm_scale=None, num_s
     """Dense decode attention over a paged NHD cache; returns [batch, num_q_heads, head_dim] like q."""
     num_pages, page_size, _, _ = _checks.check_cache(k_cache, v_cache)
     _checks.check_query(q, k_cache)
-    _checks._same_device(q=q, k_cache=k_cache, v_cache=v_cache, page_table=page_table, seq_lens=seq_lens)
+    _checks.same_device(q=q, k_cache=k_cache, v_cache=v_cache, page_table=page_table, seq_lens=seq_lens)
     if _checks.check_table(page_table, seq_lens, num_pages, page_size, validate) != q.shape[0]:
-        raise _checks.InputError(f"q batch {q.shape[0]} differs from page_table rows {page_table.shape[0]}")
+        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {page_table.shape[0]}")
     return _launch(q, k_cache, v_cache, page_table, seq_lens, None, sm_scale, num_splits)
 
 
@@ -194,10 +195,10 @@ def sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_
     """Decode attention over the selected logical pages ([batch, num_kv_heads, width] int32, -1 = empty)."""
     num_pages, page_size, num_kv_heads, _ = _checks.check_cache(k_cache, v_cache)
     _checks.check_query(q, k_cache)
-    _checks._same_device(q=q, k_cache=k_cache, v_cache=v_cache, page_table=page_table, seq_lens=seq_lens,
+    _checks.same_device(q=q, k_cache=k_cache, v_cache=v_cache, page_table=page_table, seq_lens=seq_lens,
                          selected=selected)
     batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
     if batch != q.shape[0]:
-        raise _checks.InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
+        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
     _checks.check_selected(selected, batch, num_kv_heads, seq_lens, page_size, validate)
     return _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits)
