@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from kinetics.kernels.bench import time_ms
+
 log = logging.getLogger(__name__)
 
 PARTS = ("targets", "replay", "validate")
@@ -49,24 +51,6 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
 
 # ---- measurement helpers ------------------------------------------------------------------------------------------
 
-def cuda_time_ms(fn, repeats: int = 10, warmup: int = 2) -> float:
-    """Median CUDA-event time of fn() in milliseconds."""
-    import torch
-
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
 def measure_ceilings() -> dict:
     """Device-to-device copy bandwidth (bytes read + written) and bf16 matmul rate, on random data."""
     import torch
@@ -74,11 +58,11 @@ def measure_ceilings() -> dict:
     n = 1 << 30  # 2 GiB of bf16
     src = torch.randn(n, dtype=torch.bfloat16, device="cuda")
     dst = torch.empty_like(src)
-    copy_ms = cuda_time_ms(lambda: dst.copy_(src), repeats=20, warmup=3)
+    copy_ms = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
     del src, dst
     a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     b = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
-    mm_ms = cuda_time_ms(lambda: a @ b, repeats=20, warmup=3)
+    mm_ms = time_ms(lambda: a @ b, repeats=20)["median_ms"]
     del a, b
     torch.cuda.empty_cache()
     return {"copy_tbps": 2 * n * 2 / (copy_ms * 1e-3) / 1e12, "copy_ms": copy_ms,
@@ -307,7 +291,7 @@ def _time_step(runner, batch: int, context: int, pages_each: int) -> float:
         runner.graphs[size].replay()
         runner.model.logits(runner._static_hidden[size][:batch]).argmax(-1)
 
-    return cuda_time_ms(step, repeats=10, warmup=2)
+    return time_ms(step, repeats=10, warmup=2)["median_ms"]
 
 
 # ---- driver ---------------------------------------------------------------------------------------------------------
