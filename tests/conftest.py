@@ -1,5 +1,13 @@
-"""Shared fixtures."""
+"""Shared fixtures, and a deterministic hypothesis profile for CI (CI=true): the same examples on every run, so a
+red CI is a reproducible bug, not a lucky draw. Locally each run draws new examples."""
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
