@@ -94,7 +94,7 @@ def validation_figure(points: list[dict], calibration=None):
     import matplotlib.pyplot as plt
 
     style()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.8))
     measured = np.array([p["measured_s"] for p in points]) * 1e3
     predicted = np.array([p["predicted_s"] for p in points]) * 1e3
     lo, hi = min(measured.min(), predicted.min()) * 0.8, max(measured.max(), predicted.max()) * 1.2
