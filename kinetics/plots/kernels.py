@@ -106,14 +106,16 @@ def bandwidth_vs_ceiling(result: dict):
 
 
 def time_breakdown(result: dict):
-    """Selection vs attention time: ours against the anchor (torch selection + FlashInfer), with the bytes floor."""
+    """Selection vs attention time: ours against the anchor (torch selection + FlashInfer), with the bytes floor.
+
+    The TARGETS.md shapes with shuffled pages (the chapter tabulates their contiguous copies)."""
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = target_rows(result)
+    rows = [r for r in target_rows(result) if r.get("page_order", "shuffled") == "shuffled"]
     x = np.arange(len(rows))
     width = 0.35
-    fig, ax = plt.subplots(figsize=(9, 5.4))
+    fig, ax = plt.subplots(figsize=(9, 5.2))
     sel = [r["ours_select"]["median_ms"] for r in rows]
     total = [r["ours_topk"]["median_ms"] for r in rows]
     ax.bar(x - width / 2, sel, width, color="#DD8452", label="ours: selection (scores + radix top-k)")
@@ -130,8 +132,8 @@ def time_breakdown(result: dict):
                 label="bytes floor" if i == 0 else None)
         top = max(total[i], r.get("anchor_total", {}).get("median_ms", 0))   # above both bars: no overlap
         ax.text(i, top, f"{r['topk_over_floor']:.2f}x floor\n{100 * r['select_share']:.0f}% select",
-                ha="center", va="bottom", fontsize=8.5)
-    ax.set_xticks(x, [_label(r) for r in rows], fontsize=8.5)
+                ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(x, [_label(r) for r in rows], fontsize=9.5)
     ax.set_ylabel("time per decode step (ms)")
     ax.set_ylim(0, max(max(total), max(r.get("anchor_total", {}).get("median_ms", 0) for r in rows)) * 1.25)
     ax.set_title(f"Block top-k decode: where the time goes ({_device(result)})")
