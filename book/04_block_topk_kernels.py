@@ -188,6 +188,37 @@ except ValueError as error:
 show_source("paged_decode", "_decode_split_kernel")
 
 # %% [markdown]
+# **The loop over tiles**, shared by the dense and the sparse kernel. Each tile is `BLOCK_N` slots: the page of each
+# slot (through the selection when sparse), its physical page through the page table, then one `[BLOCK_N, D]` load
+# of K and one of V at `rows[:, None] + d[None, :]`.
+
+# %%
+show_source("paged_decode", "_attend_slots")
+
+# %% [markdown]
+# **Why those loads are coalesced.** In the NHD layout element (page $p$, slot $t$, KV head $h$, dimension $d$)
+# lives at $((p \cdot S + t) \cdot H_{kv} + h) \cdot D + d$. Fixing the program's head $h$, each token of the tile is
+# one contiguous run of $D$ values, and `d` is the fastest axis of the tile, so Triton gives each thread a
+# 16-byte vector of neighbouring dimensions and a warp covers whole rows. The numbers for the shapes of this
+# chapter:
+
+# %% tags=["hide-input"]
+SECTOR = 32                 # bytes: the unit a warp's global load is served in (CUDA C++ Programming Guide)
+VECTOR = 16                 # bytes per thread per load instruction (128-bit loads)
+item = torch.finfo(torch.bfloat16).bits // 8
+head_dim, page = 128, 16    # Qwen3-8B's head_dim; the authors' page size
+for label, kv_heads in (("Qwen3-8B, its 8 KV heads in one cache", 8), ("benchmark rows (one KV head each)", 1)):
+    row = head_dim * item
+    print(f"{label}: a token's K row = {row} B = {row // SECTOR} whole sectors = {row // VECTOR} threads x "
+          f"{VECTOR} B; the next token of the same head starts {head_dim * kv_heads * item} B further; a page of "
+          f"{page} tokens for one head = {page * row // 1024} KiB"
+          + (" contiguous" if kv_heads == 1 else f" in {page} runs"))
+
+# %% [markdown]
+# Every sector a warp fetches is used; a page-table entry (4 bytes) is shared by the `PAGE` slots of its page and
+# stays in cache. Dense and sparse read the same rows; sparse only reaches them through one more table.
+
+# %% [markdown]
 # **Check.** Random shapes from the `parameters` cell (ragged lengths, not multiples of the page, shuffled
 # physical pages, fp16 and bf16), kernel against the float64 reference, relative error
 # $\lVert o - o_{ref} \rVert / \lVert o_{ref} \rVert$. The output is rounded to the input dtype, so expect about
@@ -293,7 +324,23 @@ display(Markdown(
 # fused kernel up to 512 pages per row and the two-pass one beyond, the cut-over measured on the H100
 # (`kernels/NOTES.md`).
 
+# %% [markdown]
+# The score pass of the two-pass variant, one program per (sequence, KV head, chunk of `CHUNK` pages): it folds the
+# group's queries once, gathers the chunk's summaries (one contiguous `D`-vector per page, or two for min/max,
+# through the page table) and stores one int32 key per page. The sink pages and the current page get no key here:
+# they are forced in later.
+
 # %%
+show_source("block_topk", "_score_kernel")
+show_source("block_topk", "_page_keys")
+
+# %% [markdown]
+# The selection itself, shared by both variants: `_kth_largest` finds the threshold bit by bit (each round one
+# count over the row's keys, in registers), and `_choose_and_store` applies it, breaks ties by page order and
+# writes the chosen pages in ascending order.
+
+# %%
+show_source("block_topk", "_kth_largest")
 show_source("block_topk", "_choose_and_store")
 
 # %% [markdown]
