@@ -86,10 +86,22 @@ display(Markdown(f"Kernels run **{where}**."))
 
 # %% [markdown]
 # ## 4.1 Why block top-k suits a GPU
-#
-# A decode step multiplies one query per head by every cached key and value: about 2 FLOPs per byte of KV read,
-# while an H100 can do about 300 bf16 FLOPs in the time it reads one byte (989 TFLOP/s over 3.35 TB/s, NVIDIA's
-# datasheet). Decode attention is therefore bound by memory traffic, and its time is bytes over bandwidth. Sparse
+
+# %% tags=["hide-input"]
+from kinetics.hardware import PRESETS  # noqa: E402
+
+h100 = PRESETS["h100-sxm"]
+group, kv_item = 4, 2   # Qwen3-8B: 4 query heads per KV head; bf16 K and V
+flops_per_byte = 2 * group / kv_item   # per K (or V) element read: a multiply and an add for each query head
+display(Markdown(
+    f"A decode step multiplies one query per head by every cached key and value: with the {group} query heads of "
+    f"a Qwen3-8B group sharing each bf16 K and V element, that is {flops_per_byte:.0f} FLOPs per byte of KV read "
+    f"(a multiply and an add per element and query head), while an H100 SXM can do "
+    f"{h100.intensity('bf16'):.0f} bf16 FLOPs in the time it reads one byte ({h100.peak('bf16') / 1e12:.0f} "
+    f"TFLOP/s over {h100.hbm_bandwidth / 1e12:.2f} TB/s, {h100.source})."))
+
+# %% [markdown]
+# Decode attention is therefore bound by memory traffic, and its time is bytes over bandwidth. Sparse
 # attention pays only if it cuts bytes, and a GPU moves bytes efficiently only in large, aligned, contiguous
 # pieces: a warp's load is served in 32-byte sectors, and a 16-byte-per-thread load of 256 contiguous bytes (one
 # key of 128 bf16 dimensions) uses every byte fetched. **Token** top-k picks keys scattered one by one and must

@@ -314,8 +314,12 @@ grid = pd.DataFrame(points).pivot_table(index=["model", "batch"], columns=["cont
 step_speedup = pd.DataFrame({ctx: grid[(ctx, "dense")] / grid[(ctx, "blocktopk")]
                              for ctx in sorted({c for c, _ in grid.columns})})
 step_speedup.columns.name = "context (tokens)"
+runs_of = {kind: next(p for p in points if p["attention"] == kind) for kind in ("dense", "blocktopk")}
 display(Markdown("**One decode step, dense time / block top-k time** (budget 1024, pages of 16; a dash where the "
-                 "cache could not hold the batch):"))
+                 "cache could not hold the batch). Measured on " + "; ".join(
+                     f"{kind}: {p.get('date', '?')[:16]}, commit `{p.get('commit', '?')[:12]}`"
+                     for kind, p in runs_of.items()) + f" ({main['provenance']['device']}, `kinetics bench engine`,"
+                 " commands above):"))
 display(step_speedup.map(lambda v: "–" if pd.isna(v) else f"{v:.2f}"))
 
 # %% tags=["hide-input"]
