@@ -71,6 +71,7 @@ from kinetics.plots import kernels as kplots  # noqa: E402
 from kinetics.plots import style  # noqa: E402
 
 style()
+PAD = [{"selector": "td, th", "props": "padding: 0.15em 0.9em;"}]  # styled tables: columns apart
 DEVICE = "cuda" if GPU else "cpu"
 kernel_module = {name: importlib.import_module(f"kinetics.kernels.{name}")
                  for name in ("paged_decode", "page_summary", "block_topk")}
@@ -129,7 +130,7 @@ table = pd.DataFrame({
     "dense / top-k bytes": [t["ratio"] for t in traffic],
     "mass kept, mean": recall["mean"], "mass kept, minmax": recall["minmax"],
 })
-display(table.style.format(precision=3).hide(axis="index"))
+display(table.style.format(precision=3).hide(axis="index").set_table_styles(PAD))
 kplots.page_size_tradeoff(page_sizes, traffic, recall);
 
 # %% tags=["hide-input"]
@@ -219,12 +220,13 @@ SECTOR = 32                 # bytes: the unit a warp's global load is served in 
 VECTOR = 16                 # bytes per thread per load instruction (128-bit loads)
 item = torch.finfo(torch.bfloat16).bits // 8
 head_dim, page = 128, 16    # Qwen3-8B's head_dim; the authors' page size
-for label, kv_heads in (("Qwen3-8B, its 8 KV heads in one cache", 8), ("benchmark rows (one KV head each)", 1)):
-    row = head_dim * item
-    print(f"{label}: a token's K row = {row} B = {row // SECTOR} whole sectors = {row // VECTOR} threads x "
-          f"{VECTOR} B; the next token of the same head starts {head_dim * kv_heads * item} B further; a page of "
-          f"{page} tokens for one head = {page * row // 1024} KiB"
-          + (" contiguous" if kv_heads == 1 else f" in {page} runs"))
+row = head_dim * item
+display(pd.DataFrame([{
+    "cache": label, "a token's K row (B)": row, "32-B sectors": row // SECTOR, "threads x 16 B": row // VECTOR,
+    "next token of the head (B further)": head_dim * kv_heads * item,
+    "a page for one head": f"{page * row // 1024} KiB" + (" contiguous" if kv_heads == 1 else f" in {page} runs")}
+    for label, kv_heads in (("Qwen3-8B, 8 KV heads", 8), ("benchmark rows, 1 KV head", 1))])
+    .style.hide(axis="index").set_table_styles(PAD))
 
 # %% [markdown]
 # Every sector a warp fetches is used; a page-table entry (4 bytes) is shared by the `PAGE` slots of its page and
@@ -267,7 +269,8 @@ for shape, dtype, seed in cases:
     rows.append({"shape (B, Hkv, group, D, page, max len)": str(shape), "dtype": str(dtype)[6:],
                  "seq_lens": lens.tolist(), "1 split": rel(paged_decode(q, k, v, table, lens, num_splits=1), expected),
                  "3 splits": rel(paged_decode(q, k, v, table, lens, num_splits=3), expected)})
-display(pd.DataFrame(rows).style.format({"1 split": "{:.1e}", "3 splits": "{:.1e}"}).hide(axis="index"))
+display(pd.DataFrame(rows).style.format({"1 split": "{:.1e}", "3 splits": "{:.1e}"}).hide(axis="index")
+        .set_table_styles(PAD))
 
 # %% [markdown]
 # ## 4.4 Page summaries
@@ -295,7 +298,7 @@ for shape, dtype, seed in cases:
         rows.append({"shape": str(shape), "dtype": str(dtype)[6:], "kind": kind,
                      "max error / max |summary|": worst, "dtype eps (one ulp at 1)": torch.finfo(dtype).eps})
 errors = {"max error / max |summary|": "{:.1e}", "dtype eps (one ulp at 1)": "{:.1e}"}
-display(pd.DataFrame(rows).style.format(precision=1, formatter=errors).hide(axis="index"))
+display(pd.DataFrame(rows).style.format(precision=1, formatter=errors).hide(axis="index").set_table_styles(PAD))
 
 # %% tags=["hide-input"]
 summary_check = pd.DataFrame(rows)
@@ -378,7 +381,7 @@ for shape, dtype, seed in cases:
                          "rows agreeing": f"{same}/{sum(len(r) for r in expected)}",
                          "agree": same, "of": sum(len(r) for r in expected),
                          "example (seq 0, head 0)": [int(p) for p in got[0, 0]]})
-display(pd.DataFrame(rows).drop(columns=["agree", "of"]).style.hide(axis="index"))
+display(pd.DataFrame(rows).drop(columns=["agree", "of"]).style.hide(axis="index").set_table_styles(PAD))
 
 # %% tags=["hide-input"]
 agree, of = sum(r["agree"] for r in rows), sum(r["of"] for r in rows)
@@ -411,7 +414,7 @@ for shape, dtype, seed in cases:
                  "full budget vs dense reference": rel(full, ref.paged_decode_ref(*cpu)),
                  "top-k vs dense (the price of sparsity)": rel(out, ref.paged_decode_ref(*cpu))})
 display(pd.DataFrame(rows).style.format(precision=1, formatter={c: "{:.1e}" for c in rows[0] if "vs" in c})
-        .hide(axis="index"))
+        .hide(axis="index").set_table_styles(PAD))
 
 # %% [markdown]
 # The last column is not an error of the kernel: it is what dropping pages does to the output on random data,
@@ -480,7 +483,8 @@ def summary_table(result):
     return pd.DataFrame(out)
 
 
-display(summary_table(result).style.format(precision=2, formatter={"max rel. error": "{:.1e}"}).hide(axis="index"))
+display(summary_table(result).style.format(precision=2, formatter={"max rel. error": "{:.1e}"})
+        .hide(axis="index").set_table_styles(PAD))
 
 # %% tags=["hide-input"]
 sweep = summary_table(result)
@@ -564,7 +568,7 @@ per_shape = pd.DataFrame([{
                     f"{100 * abs(r['topk_over_floor'] / TARGET_TOPK_OVER_FLOOR - 1):.0f}%",
     "selection share": f"{100 * r['select_share']:.0f}%", "top-k vs anchor": r.get("topk_vs_anchor")}
     for r in at_targets])
-display(per_shape.style.format(precision=2).hide(axis="index"))
+display(per_shape.style.format(precision=2).hide(axis="index").set_table_styles(PAD))
 
 # %% tags=["hide-input"]
 span = kplots.target_summary(result)
@@ -619,7 +623,7 @@ if result.get("layer"):
     display(pd.DataFrame([{"batch": r["batch"], "context": r["context"], "dense tok/s": r["dense_tokens_per_s"],
                            "block top-k tok/s": r["block_topk_tokens_per_s"], "speedup": r["speedup"]}
                           for r in result["layer"]]).style.format(precision=0, formatter={"speedup": "{:.1f}x"})
-            .hide(axis="index"))
+            .hide(axis="index").set_table_styles(PAD))
 
 # %% [markdown]
 # **Where we depart from the paper.** The authors' benchmark differs from ours in what it times and at what size.
@@ -670,4 +674,4 @@ for folder in sorted(p for p in kplots.results_dir("").iterdir() if (p / "attent
                   "top-k target": verdict(span["topk_over_floor"][1] <= TARGET_TOPK_OVER_FLOOR),
                   "top-k vs anchor": "{:.2f}-{:.2f}".format(*span["topk_vs_anchor"]),
                   "layer speedups": ", ".join(f"{r['speedup']:.1f}x" for r in other.get("layer", []))})
-display(pd.DataFrame(saved).style.format(precision=2).hide(axis="index"))
+display(pd.DataFrame(saved).style.format(precision=2).hide(axis="index").set_table_styles(PAD))

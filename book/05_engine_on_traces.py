@@ -383,7 +383,8 @@ display(Markdown("The five steps the calibrated model misses most (errors signed
 display(worst.drop(columns="abs_err").rename(columns={
     "measured_ms": "measured ms", "predicted_ms": "roofline ms", "error_pct": "roofline error %",
     "calibrated_ms": "calibrated ms", "calibrated_error_pct": "calibrated error %"})
-    .style.format(precision=1).hide(axis="index"))
+    .style.format(precision=1).hide(axis="index")
+    .set_table_styles([{"selector": "td, th", "props": "padding: 0.15em 0.9em;"}]))
 
 # %% [markdown]
 # ## 5.7 What it means, and where we depart from the paper

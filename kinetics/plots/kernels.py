@@ -176,7 +176,7 @@ def page_size_tradeoff(page_sizes, traffic: list[dict], recall: dict[str, list[f
     left.set_xlabel("page size (tokens)")
     left.set_ylabel("bytes read per row and step (MiB)")
     left.set_title("Metadata shrinks with the page")
-    left.legend(fontsize=8)
+    left.legend(fontsize=9)
     for kind, values in recall.items():
         right.plot(page_sizes, values, "o-", label=f"{kind} selector")
     right.set_xscale("log", base=2)
@@ -184,5 +184,5 @@ def page_size_tradeoff(page_sizes, traffic: list[dict], recall: dict[str, list[f
     right.set_xlabel("page size (tokens)")
     right.set_ylabel("attention mass kept (share)")
     right.set_title("Precision falls with the page")
-    right.legend(fontsize=8)
+    right.legend(fontsize=9)
     return fig
