@@ -71,7 +71,7 @@ from kinetics.plots import kernels as kplots  # noqa: E402
 from kinetics.plots import style  # noqa: E402
 
 style()
-PAD = [{"selector": "td, th", "props": "padding: 0.15em 0.9em;"}]  # styled tables: columns apart
+PAD = [{"selector": "td, th", "props": "padding: 0.15em 0.8em; white-space: nowrap;"}]  # columns apart, unwrapped
 DEVICE = "cuda" if GPU else "cpu"
 kernel_module = {name: importlib.import_module(f"kinetics.kernels.{name}")
                  for name in ("paged_decode", "page_summary", "block_topk")}
@@ -233,8 +233,8 @@ display(pd.DataFrame([{
 # stays in cache. Dense and sparse read the same rows; sparse only reaches them through one more table.
 
 # %% [markdown]
-# **Check.** Random shapes from the `parameters` cell (ragged lengths, not multiples of the page, shuffled
-# physical pages, fp16 and bf16), kernel against the float64 reference, relative error
+# **Check.** Random shapes from the `parameters` cell, written (batch, KV heads, group, head_dim, page, max
+# tokens) below (ragged lengths, not multiples of the page, shuffled physical pages, fp16 and bf16), kernel against the float64 reference, relative error
 # $\lVert o - o_{ref} \rVert / \lVert o_{ref} \rVert$. The output is rounded to the input dtype, so expect about
 # $10^{-4}$–$10^{-3}$ for fp16 and $10^{-3}$–$10^{-2}$ for bf16.
 
@@ -266,7 +266,7 @@ for shape, dtype, seed in cases:
     q, k, v, table, lens = random_case(*shape, dtype, seed)
     cpu = [x.cpu() for x in (q, k, v, table, lens)]
     expected = ref.paged_decode_ref(*cpu)
-    rows.append({"shape (B, Hkv, group, D, page, max len)": str(shape), "dtype": str(dtype)[6:],
+    rows.append({"shape": str(shape), "dtype": str(dtype)[6:],
                  "seq_lens": lens.tolist(), "1 split": rel(paged_decode(q, k, v, table, lens, num_splits=1), expected),
                  "3 splits": rel(paged_decode(q, k, v, table, lens, num_splits=3), expected)})
 display(pd.DataFrame(rows).style.format({"1 split": "{:.1e}", "3 splits": "{:.1e}"}).hide(axis="index")
