@@ -428,7 +428,7 @@ display(pd.DataFrame(rows).style.format(precision=1, formatter={c: "{:.1e}" for 
 #
 # `kinetics bench attention` folds Qwen3-8B's attention onto one GPU the way the authors split it over eight: each
 # (request, KV head) is a decode row with one KV head and 4 query heads, head_dim 128, bf16, physical pages
-# shuffled. For each shape it times, with CUDA events (median of 30 after warm-up, random data): our dense decode;
+# shuffled. For each shape it times, with CUDA events (the median of repeated timings after warm-up, random data): our dense decode;
 # FlashInfer's `BatchDecodeWithPagedKVCacheWrapper` over the same pages (both its decode paths, CUDA cores and
 # tensor cores; the faster one counts); our block top-k with the selection
 # included; and the **anchor**, the authors' method done right: mean-key scores in torch, `torch.topk`, the pages
@@ -455,12 +455,27 @@ else:
     result = kplots.load_attention(results_device)
     source = f"read from `data/results/{results_device}/attention.json`"
 prov = result["provenance"]
+
+
+def spread(r):   # 10th-90th percentile width of block top-k's timings, relative to its median
+    t = r["ours_topk"]
+    return (t["p90_ms"] - t["p10_ms"]) / t["median_ms"]
+
+
+target_spread = [spread(r) for r in kplots.target_rows(result) if r.get("page_order", "shuffled") == "shuffled"]
+widest = max(result["shapes"], key=spread)
 display(Markdown(
     f"**Results {source}.** Device: {prov['device']} (driver {prov['gpu'].get('driver')}, "
     f"{prov['gpu'].get('multiprocessors')} SMs); torch {prov['versions']['torch']}, triton "
     f"{prov['versions']['triton']}, flashinfer {prov['versions'].get('flashinfer-python')}; commit "
     f"`{prov['commit']}`; {prov['date']}; command `{prov['command']}`. Device-to-device copy "
-    f"{result['copy_tbps']:.2f} TB/s; ceiling {result['ceiling_tbps']:.2f} TB/s ({result['ceiling_source']})."))
+    f"{result['copy_tbps']:.2f} TB/s; ceiling {result['ceiling_tbps']:.2f} TB/s ({result['ceiling_source']}). "
+    f"Each time is the median of {result['shapes'][0]['ours_topk']['repeats']} CUDA-event timings. The spread "
+    f"of block top-k's timings (10th to 90th percentile, over the median) is {100 * min(target_spread):.0f}-"
+    f"{100 * max(target_spread):.0f}% at the TARGETS shapes and widest, {100 * spread(widest):.0f}%, at "
+    f"{widest['rows']} x {widest['context'] // 1024}k, page {widest['page_size']} ({widest['page_order']} pages), "
+    f"a step of {widest['ours_topk']['median_ms']:.2f} ms: short steps are the noisiest, which is why every "
+    f"ratio below uses medians."))
 
 # %% tags=["hide-output"]
 def summary_table(result):
