@@ -234,9 +234,9 @@ display(pd.DataFrame([{
 
 # %% [markdown]
 # **Check.** Random shapes from the `parameters` cell, written (batch, KV heads, group, head_dim, page, max
-# tokens) below (ragged lengths, not multiples of the page, shuffled physical pages, fp16 and bf16), kernel against the float64 reference, relative error
-# $\lVert o - o_{ref} \rVert / \lVert o_{ref} \rVert$. The output is rounded to the input dtype, so expect about
-# $10^{-4}$–$10^{-3}$ for fp16 and $10^{-3}$–$10^{-2}$ for bf16.
+# tokens) below: ragged lengths, not multiples of the page, shuffled physical pages, fp16 and bf16. The kernel
+# against the float64 reference, relative error $\lVert o - o_{ref} \rVert / \lVert o_{ref} \rVert$. The output is
+# rounded to the input dtype, so expect about $10^{-4}$–$10^{-3}$ for fp16 and $10^{-3}$–$10^{-2}$ for bf16.
 
 # %%
 def random_case(batch, heads, group, dim, page, max_tokens, dtype, seed):
@@ -428,10 +428,10 @@ display(pd.DataFrame(rows).style.format(precision=1, formatter={c: "{:.1e}" for 
 #
 # `kinetics bench attention` folds Qwen3-8B's attention onto one GPU the way the authors split it over eight: each
 # (request, KV head) is a decode row with one KV head and 4 query heads, head_dim 128, bf16, physical pages
-# shuffled. For each shape it times, with CUDA events (the median of repeated timings after warm-up, random data): our dense decode;
-# FlashInfer's `BatchDecodeWithPagedKVCacheWrapper` over the same pages (both its decode paths, CUDA cores and
-# tensor cores; the faster one counts); our block top-k with the selection
-# included; and the **anchor**, the authors' method done right: mean-key scores in torch, `torch.topk`, the pages
+# shuffled. For each shape it times, with CUDA events (the median of repeated timings after warm-up, random
+# data): our dense decode; FlashInfer's `BatchDecodeWithPagedKVCacheWrapper` over the same pages (both its decode
+# paths, CUDA cores and tensor cores; the faster one counts); our block top-k with the selection included; and the
+# **anchor**, the authors' method done right: mean-key scores in torch, `torch.topk`, the pages
 # written into FlashInfer's index buffer, FlashInfer's decode over them. The **bytes floor** is the bytes a kernel
 # must move (K and V of the chosen pages, every page's mean key and page-table entry) over the best dense decode
 # bandwidth measured in the same run (FlashInfer's or ours): what a kernel that moved only those bytes, as fast as
