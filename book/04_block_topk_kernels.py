@@ -664,7 +664,10 @@ display(Markdown(
     f"selection and refresh the summaries every step. (2) Their larger ratios come from batches and contexts "
     f"whose KV cache does not fit one GPU: at batch {their_batch} and {their_context // 1024}k tokens, one layer's "
     f"K and V for one KV head is {their_kv_per_gpu / 1e9:.0f} GB per GPU, times 36 layers. We measure only sizes "
-    f"that fit in memory. (3) The ratio grows with context and batch, as the dense KV traffic does, and the "
+    f"that fit in memory, time with CUDA events over a CUDA graph instead of `time.time()` around a Python loop, "
+    f"and run bf16 throughout (their FlashInfer plan declares fp16 for bf16 tensors). Like theirs, our layer has "
+    f"no RoPE and no tensor-parallel all-reduce: both would add the same time to the dense and the sparse step "
+    f"and lower the ratio. (3) The ratio grows with context and batch, as the dense KV traffic does, and the "
     f"layer's weights, its other kernels and the selection bound it; the {their_gpu}'s numbers of our run are in "
     f"the next section."))
 
