@@ -148,7 +148,7 @@ for name, make in [("Qwen3 (dense)", lambda: transformers.Qwen3ForCausalLM(trans
     checks.append({"model": name, "decode steps": steps,
                    "max |logit difference|": float((torch.stack(out.logits) - ref).abs().max()),
                    "greedy tokens identical": hf_tokens == out.token_ids})
-display(pd.DataFrame(checks).set_index("model"))
+display(pd.DataFrame(checks).set_index("model").style.format({"max |logit difference|": "{:.1e}"}))
 
 # %% [markdown]
 # ## 5.3 Replaying traces on a CPU
