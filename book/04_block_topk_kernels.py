@@ -516,8 +516,8 @@ kplots.speedup_vs_context(result);
 # %% [markdown]
 # The speedup of block top-k over dense decode grows with the context, since the selected bytes stay fixed while
 # the dense bytes grow; the dashed line is the ratio of bytes, what a kernel that only moved what it must would
-# reach. The gap to it is mostly the selection's cost, which grows with the number of pages, and partly the
-# sparse decode's gathers (both measured below).
+# reach. The gap to it is the selection's cost, which grows with the number of pages, and the sparse decode's
+# slower gathers (both measured below).
 
 # %%
 kplots.bandwidth_vs_ceiling(result);
