@@ -21,7 +21,7 @@ def scheduler_timeline(runs: dict):
         steps = np.arange(len(batch))
         dash = "-" if i == 0 else (0, (4, 3))   # runs that schedule alike overlap: dashes keep both visible
         line, = top.plot(steps, batch, lw=1.6 if i == 0 else 1.2, ls=dash,
-                         label=f"{label} ({stats.preemptions} preemptions)")
+                         label=f"{label} ({stats.preemptions} preemption{'' if stats.preemptions == 1 else 's'})")
         bottom.plot(steps, pages, lw=1.6 if i == 0 else 1.2, ls=dash, color=line.get_color(), label=label)
         prefill = steps[batch == 0]
         top.scatter(prefill, np.zeros_like(prefill), s=6, color=line.get_color(), alpha=0.5)
@@ -31,8 +31,8 @@ def scheduler_timeline(runs: dict):
     bottom.set_ylabel("KV pages in use")
     bottom.set_xlabel("engine step")
     top.set_title("Continuous batching on a small cache: admission, preemption, drain")
-    top.legend(loc="upper right")
-    bottom.legend(loc="upper right")
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: the curves fill the whole axes
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
