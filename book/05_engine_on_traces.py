@@ -372,7 +372,7 @@ eplots.validation_figure(points, cal);
 # batch-1 points alone, then judge the calibrated model on every other point.
 
 # %%
-calib = pd.DataFrame([{"attention": kind, "overhead per layer and step (us)": round(v["per_layer_us"], 1),
+calib = pd.DataFrame([{"attention": kind, "overhead per layer and step (µs)": round(v["per_layer_us"], 1),
                        "held-out points": v["points"], "roofline error": f"{100 * v['raw']:.1f}%",
                        "calibrated error": f"{100 * v['calibrated']:.1f}%"} for kind, v in cal.by_kind.items()])
 display(calib.set_index("attention"))
@@ -381,10 +381,10 @@ display(Markdown(f"Held out (batch > 1), the roofline's mean absolute error is {
 worst = frame.assign(abs_err=frame["calibrated_error_pct"].abs()).nlargest(5, "abs_err")
 display(Markdown("The five steps the calibrated model misses most (errors signed: negative = predicted too fast):"))
 display(worst.drop(columns="abs_err").rename(columns={
-    "measured_ms": "measured ms", "predicted_ms": "roofline ms", "error_pct": "roofline error %",
-    "calibrated_ms": "calibrated ms", "calibrated_error_pct": "calibrated error %"})
+    "measured_ms": "measured ms", "predicted_ms": "roofline ms", "error_pct": "err %",
+    "calibrated_ms": "calibrated ms", "calibrated_error_pct": "err % (cal.)"})
     .style.format(precision=1).hide(axis="index")
-    .set_table_styles([{"selector": "td, th", "props": "padding: 0.15em 0.9em;"}]))
+    .set_table_styles([{"selector": "td, th", "props": "padding: 0.15em 0.6em; white-space: nowrap;"}]))
 
 # %% [markdown]
 # ## 5.7 What it means, and where we depart from the paper

@@ -115,9 +115,9 @@ def validation_figure(points: list[dict], calibration=None):
     left.set_ylabel("predicted decode step (ms)")
     title = "hollow: roofline (bytes + FLOPs)"
     if calibration is not None:
-        title += "; filled: + per-layer overhead"
+        title += "\nfilled: + per-layer overhead"
     left.set_title(title)
-    left.legend(fontsize=8.5, loc="upper left")
+    left.legend(fontsize=9, loc="upper left")
 
     batches = sorted({p["batch"] for p in points})
     for kind in ATTENTION_MARKERS:
@@ -141,5 +141,5 @@ def validation_figure(points: list[dict], calibration=None):
     right.set_ylabel("prediction error (%)")
     right.set_title("Residuals: the roofline misses a fixed cost per step\n(hollow: roofline"
                     + ("; filled: calibrated on batch 1)" if calibration is not None else ")"))
-    right.legend(fontsize=8.5, loc="lower right")
+    right.legend(fontsize=9, loc="lower right")
     return fig
