@@ -613,6 +613,18 @@ display(Markdown(
 # %% tags=["hide-input"]
 spilling = {name: max(c["n_spills"] or 0 for c in configs) for name, configs in result["kernel_resources"].items()
             if any(c["n_spills"] for c in configs)}
+def fused_ratio(r):   # time of the one-kernel top-k + attention over the default's (two kernels)
+    return r["ours_topk_fused"]["median_ms"] / r["ours_topk"]["median_ms"]
+
+
+timed = [r for r in result["shapes"] if "ours_topk_fused" in r]
+clear_win = [r for r in timed if fused_ratio(r) < 0.95]   # beyond the timing noise of the TARGETS shapes
+rest = [fused_ratio(r) for r in timed if fused_ratio(r) >= 0.95]
+fused_text = (f"{min(map(fused_ratio, timed)):.2f}-{max(map(fused_ratio, timed)):.2f}x the default's time over the "
+              f"{len(timed)} shapes: more than 5% faster at {len(clear_win)} of them, all with at most "
+              f"{max((r['rows'] for r in clear_win), default=0)} rows, and "
+              f"{min(rest, default=1):.2f}-{max(rest, default=1):.2f}x "
+              f"elsewhere" if timed else "no time in this run")
 spill_text = ("shows no register spills" if not spilling else "shows spills only in " + ", ".join(
     f"`{name}` ({n} spilled registers at most)" for name, n in spilling.items()))
 display(Markdown(
@@ -623,9 +635,13 @@ display(Markdown(
     + (f", and FlashInfer's decode over the same pages takes {1 / max(theirs):.2f}-{1 / min(theirs):.2f}x our "
        f"time, so part of the gap is in our sparse decode; " if theirs else "; ") +
     f"(3) Triton's register report (`kernel_resources` in the JSON) {spill_text}, so the hot kernels wait on "
-    f"memory latency, not on arithmetic or local memory. Two attempts did not move the total (`kernels/NOTES.md`): "
-    f"a 4-bit radix select (fewer rounds, more compares: slower) and a kernel that runs the top-k and the attention "
-    f"together so that one row's ranking hides behind other rows' loads (no faster than two kernels). Left to try: "
+    f"memory latency, not on arithmetic or local memory. Two attempts (`kernels/NOTES.md`): a 4-bit radix select "
+    f"(fewer rounds, more compares) was slower; a kernel that runs the top-k and the attention together, so that "
+    f"one row's ranking hides behind other rows' loads (`block_topk_decode(fused=True)`, timed in every shape "
+    f"of this run as `ours_topk_fused`), takes {fused_text}. The default stays two kernels (`fused=False`); a "
+    f"rule that picks the fused kernel on small grids would gain there (its `\"auto\"` rule today picks it on "
+    f"large ones). "
+    f"Left to try: "
     f"fp8 summaries (half the selection's bytes), summaries laid out per sequence in contiguous memory, and a "
     f"persistent kernel that overlaps the score pass with the attention."))
 
