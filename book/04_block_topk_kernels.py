@@ -333,7 +333,7 @@ display(Markdown(
 # each chosen page its output slot, so the pages come out in ascending order without a sort.
 #
 # **Two-pass variant**. With thousands of pages per row, one program per row leaves too few bytes in flight on each
-# multiprocessor (measured below). `_score_kernel` then spreads the scoring over `(batch, heads, chunks)` programs
+# multiprocessor. `_score_kernel` then spreads the scoring over `(batch, heads, chunks)` programs
 # and writes one int32 key per page — 4 bytes beside the 256 of a bf16 mean key, under 2% more traffic — and
 # `_select_from_keys_kernel` reads them back and runs the same radix select. `select_pages(method="auto")` picks the
 # fused kernel up to 512 pages per row and the two-pass one beyond, the cut-over measured on the H100
