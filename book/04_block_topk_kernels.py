@@ -574,17 +574,17 @@ def verdict(ok):
 
 
 per_shape = pd.DataFrame([{
-    "shape (rows x context, page, pages kept)":
-        f"{r['rows']} x {r['context'] // 1024}k, page {r['page_size']}, {r['selected_pages']}",
-    "dense vs FlashInfer": r["dense_vs_flashinfer"],
+    "shape": f"{r['rows']} x {r['context'] // 1024}k<br>page {r['page_size']}<br>{r['selected_pages']} pages",
+    "dense / FlashInfer": r["dense_vs_flashinfer"],
     "dense target": verdict(r["dense_vs_flashinfer"] >= TARGET_DENSE_VS_FLASHINFER),
-    "top-k ms": r["ours_topk"]["median_ms"], "target ms (1.15 x floor)": TARGET_TOPK_OVER_FLOOR * r["floor_topk_ms"],
+    "top-k ms": r["ours_topk"]["median_ms"], "target ms (1.15x floor)": TARGET_TOPK_OVER_FLOOR * r["floor_topk_ms"],
     "top-k / floor": r["topk_over_floor"],
     "top-k target": f"{verdict(r['topk_over_floor'] <= TARGET_TOPK_OVER_FLOOR)} by "
                     f"{100 * abs(r['topk_over_floor'] / TARGET_TOPK_OVER_FLOOR - 1):.0f}%",
     "selection share": f"{100 * r['select_share']:.0f}%", "top-k vs anchor": r.get("topk_vs_anchor")}
     for r in at_targets])
-display(per_shape.style.format(precision=2).hide(axis="index").set_table_styles(PAD))
+display(per_shape.set_index("shape").T.style.format(precision=2)   # one column per shape, tighter to fit four
+        .set_table_styles([{"selector": "td, th", "props": "padding: 0.1em 0.4em; white-space: nowrap;"}]))
 
 # %% tags=["hide-input"]
 span = kplots.target_summary(result)
