@@ -715,4 +715,4 @@ for folder in sorted(p for p in kplots.results_dir("").iterdir() if (p / "attent
                   "top-k target": verdict(span["topk_over_floor"][1] <= TARGET_TOPK_OVER_FLOOR),
                   "top-k vs anchor": "{:.2f}-{:.2f}".format(*span["topk_vs_anchor"]),
                   "layer speedups": ", ".join(f"{r['speedup']:.1f}x" for r in other.get("layer", []))})
-display(pd.DataFrame(saved).style.format(precision=2).hide(axis="index").set_table_styles(PAD))
+display(pd.DataFrame(saved).set_index("device").T.style.format(precision=2).set_table_styles(PAD))  # a column each
