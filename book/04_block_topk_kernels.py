@@ -71,7 +71,8 @@ from kinetics.plots import kernels as kplots  # noqa: E402
 from kinetics.plots import style  # noqa: E402
 
 style()
-PAD = [{"selector": "td, th", "props": "padding: 0.15em 0.8em; white-space: nowrap;"}]  # columns apart, unwrapped
+PAD = [{"selector": "td", "props": "padding: 0.15em 0.8em; white-space: nowrap;"},   # cells on one line,
+       {"selector": "th", "props": "padding: 0.15em 0.8em;"}]                         # headers may wrap
 DEVICE = "cuda" if GPU else "cpu"
 kernel_module = {name: importlib.import_module(f"kinetics.kernels.{name}")
                  for name in ("paged_decode", "page_summary", "block_topk")}
