@@ -421,6 +421,11 @@ display(Markdown(f"""
   (`budget // page_size` pages); the authors' benchmark adds the current page on top of its selected pages.
   Layer 0 stays sparse by default here (`dense_layers=0`); LiteSys keeps it dense, which the paper's cost model
   does not price (chapter 1).
+* **Replay, not regeneration.** The authors measured accuracy by regenerating with (simulated) sparse attention;
+  we replay recorded lengths with random weights, which measures cost and says nothing about accuracy (chapter 3
+  does that from the authors' own sparse traces). The block top-k replay above reuses the dense run's lengths
+  (source `{dense_run['workload']['source']}`); `load_workload(lengths_from=...)` replays the lengths a sparse
+  setting actually produced.
 * **No shared prompt.** The trials of a problem each hold their own copy of the prompt's KV (no prefix caching);
   the exact cost model assumes a shared-prefix kernel. With prompts of about {prompt_mean:.0f} tokens against
   thousands generated, the difference is small.
