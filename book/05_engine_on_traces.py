@@ -389,7 +389,8 @@ display(worst.drop(columns="abs_err").rename(columns={
     "measured_ms": "measured ms", "predicted_ms": "roofline ms", "error_pct": "err %",
     "calibrated_ms": "calibrated ms", "calibrated_error_pct": "err % (cal.)"})
     .style.format(precision=1).hide(axis="index")
-    .set_table_styles([{"selector": "td, th", "props": "padding: 0.15em 0.6em; white-space: nowrap;"}]))
+    .set_table_styles([{"selector": "td", "props": "padding: 0.15em 0.45em; white-space: nowrap;"},
+                       {"selector": "th", "props": "padding: 0.15em 0.45em;"}]))
 
 # %% [markdown]
 # ## 5.7 What it means, and where we depart from the paper
