@@ -1,6 +1,6 @@
 """Compile every selection-kernel variant for sm_90 without a GPU and print the innermost error, if any.
 
-    python bench/compile_check.py     (the front end and ptxas run on the CPU; no launch)
+    python benchmarks/compile_check.py     (the front end and ptxas run on the CPU; no launch)
 """
 import importlib
 
