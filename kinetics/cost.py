@@ -295,7 +295,9 @@ def _lengths(values, what: str, allow_nan: bool = False) -> np.ndarray:
         raise InputError(f"{what} is empty")
     bad = ~np.isfinite(valid) | (valid < 1) | (valid != np.floor(valid))
     if bad.any():
-        raise InputError(f"{what} must be integers >= 1, got {valid[bad][0].item()!r}")
+        first = valid[bad][0].item()
+        shown = int(first) if np.isfinite(first) and first == int(first) else first  # -1, not -1.0
+        raise InputError(f"{what} must be integers >= 1, got {shown!r}")
     return array
 
 
