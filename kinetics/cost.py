@@ -47,7 +47,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import gammaln
 
-from kinetics.errors import InputError
+from kinetics.errors import InputError, check_positive
 from kinetics.hardware import Hardware, add_hardware_arguments, get_hardware, hardware_from_args
 from kinetics.models import ModelSpec, get_model
 
@@ -216,7 +216,7 @@ def _setup(model, hardware, attention, convention, batch_size, kv_dtype_bytes, c
         raise InputError(f"convention {convention!r} is unknown; known: {', '.join(CONVENTIONS)}")
     if overlap not in OVERLAPS:
         raise InputError(f"overlap {overlap!r} is unknown; known: {', '.join(OVERLAPS)}")
-    _check_positive_number("kv_dtype_bytes", kv_dtype_bytes)
+    check_positive("kv_dtype_bytes", kv_dtype_bytes)
     if compute_dtype is None:  # the paper prices FP8-class compute (E = 562.5 on B200); we default to bf16
         compute_dtype = "fp8" if convention == "paper" and "fp8" in hardware.peak_flops else "bf16"
     if compute_dtype not in DTYPE_BYTES:
@@ -244,7 +244,7 @@ def default_batch_size(model, hardware, kv_dtype_bytes: float = 2, compute_dtype
 
 def _batch_size(model, hardware, batch_size, kv_dtype_bytes, compute_dtype, batch_context) -> float:
     if batch_size is not None:
-        _check_positive_number("batch_size", batch_size)
+        check_positive("batch_size", batch_size)
         return float(batch_size)
     if not _is_int(batch_context) or batch_context <= 0:
         raise InputError(f"batch_context must be an integer > 0, got {batch_context!r}")
@@ -272,15 +272,6 @@ def _weight_bytes_per_pass(model: ModelSpec, batch: float, weight_bytes: float) 
 
 
 # ---- input checks -------------------------------------------------------------------------------------------------------
-
-def _check_positive_number(what, value) -> None:
-    try:
-        ok = math.isfinite(float(value)) and float(value) > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(f"{what} must be a finite number > 0, got {value!r}")
-
 
 def _lengths(values, what: str, allow_nan: bool = False) -> np.ndarray:
     """Token counts as a float array of integers >= 1 (NaN allowed as padding where said)."""

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import asdict, dataclass, field
 
-from kinetics.errors import InputError
+from kinetics.errors import InputError, check_positive
 
 TERA = 1e12
 
@@ -41,10 +40,10 @@ class Hardware:
         if not self.peak_flops:
             raise InputError(f"hardware {self.name!r}: peak_flops is empty")
         for dtype, rate in self.peak_flops.items():
-            _check_positive(f"hardware {self.name!r}: peak FLOP/s for {dtype}", rate)
-        _check_positive(f"hardware {self.name!r}: HBM bandwidth", self.hbm_bandwidth)
+            check_positive(f"hardware {self.name!r}: peak FLOP/s for {dtype}", rate)
+        check_positive(f"hardware {self.name!r}: HBM bandwidth", self.hbm_bandwidth)
         if self.memory_bytes is not None:
-            _check_positive(f"hardware {self.name!r}: memory", self.memory_bytes)
+            check_positive(f"hardware {self.name!r}: memory", self.memory_bytes)
 
     def peak(self, dtype: str = "bf16") -> float:
         """Peak dense FLOP/s for `dtype`."""
@@ -62,15 +61,6 @@ class Hardware:
         d.pop("aliases")
         d["intensity"] = {dtype: self.intensity(dtype) for dtype in self.peak_flops}
         return d
-
-
-def _check_positive(what: str, value) -> None:
-    try:
-        ok = math.isfinite(float(value)) and float(value) > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(f"{what} must be a finite positive number, got {value!r}")
 
 
 PRESETS: dict[str, Hardware] = {
@@ -108,8 +98,8 @@ def get_hardware(name: str | Hardware) -> Hardware:
 def hardware_from_numbers(peak_tflops: float, hbm_tbps: float, memory_gb: float | None = None,
                           name: str = "custom", dtype: str = "bf16") -> Hardware:
     """A Hardware from raw numbers: peak TFLOP/s (for `dtype`), HBM TB/s and optional memory in GB."""
-    _check_positive("peak TFLOP/s", peak_tflops)
-    _check_positive("HBM TB/s", hbm_tbps)
+    check_positive("peak TFLOP/s", peak_tflops)
+    check_positive("HBM TB/s", hbm_tbps)
     memory = None if memory_gb is None else float(memory_gb) * 1e9
     return Hardware(name, {dtype: float(peak_tflops) * TERA}, float(hbm_tbps) * 1e12, memory,
                     source="given as raw numbers")

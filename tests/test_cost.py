@@ -270,7 +270,7 @@ def test_max_order_weights_are_a_distribution():
     (lambda: generation_cost(QWEN8, B200, 155, [1, 2], trials=3), "2 generation lengths given for 3 trials"),
     (lambda: generation_cost(QWEN8, B200, 155, 100, convention="nope"), "convention 'nope' is unknown"),
     (lambda: generation_cost(QWEN8, B200, 155, 100, overlap="some"), "overlap 'some' is unknown"),
-    (lambda: generation_cost(QWEN8, B200, 155, 100, batch_size=0), "batch_size must be a finite number > 0"),
+    (lambda: generation_cost(QWEN8, B200, 155, 100, batch_size=0), "batch_size must be a finite positive number"),
     (lambda: generation_cost(QWEN8, B200, 155, 100, batch_size=float("inf")), "batch_size must be a finite"),
     (lambda: generation_cost(QWEN8, B200, 155, 100, kv_dtype_bytes=-2), "kv_dtype_bytes must be a finite"),
     (lambda: generation_cost(QWEN8, B200, 155, 100, compute_dtype="fp3"), "compute dtype 'fp3' is unknown"),
