@@ -90,14 +90,9 @@ def load_problems(path: str | Path) -> list[Problem]:
     if not path.is_file():
         raise InputError(f"problems file {str(path)!r} does not exist")
     problems = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{where}: not valid JSON ({error.msg})") from None
+    from kinetics.traces import iter_jsonl
+
+    for where, record in iter_jsonl(path, path.read_text(encoding="utf-8").splitlines()):
         problems.append(_problem(record, where))
     if not problems:
         raise InputError(f"problems file {str(path)!r} holds no problems")

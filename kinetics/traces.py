@@ -341,6 +341,18 @@ def _check_sample(record: Mapping, where: str) -> None:
         raise InputError(f"{where}: field finished must be true or false, got {record['finished']!r}")
 
 
+def iter_jsonl(path: Path, lines: list[str], first_number: int = 1):
+    """(where, record) for each non-blank line, `where` = "FILE, line N"; invalid JSON is one InputError."""
+    for number, line in enumerate(lines, start=first_number):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{where}: not valid JSON ({error.msg})") from None
+
+
 def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
     """A Hugging Face jsonl trace file as tidy rows; lengths from `gen_tokens` or, if absent, the Qwen3 tokenizer."""
     path = Path(path)
@@ -369,14 +381,7 @@ def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
     cap = int(metadata.get("max_gen_tokens", CAP_TOKENS))
 
     records = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{where}: not valid JSON ({error.msg})") from None
+    for where, record in iter_jsonl(path, lines[1:], first_number=2):
         if not isinstance(record, dict):
             raise InputError(f"{where}: a sample line must be a JSON object")
         for key in HF_REQUIRED:
