@@ -421,9 +421,10 @@ display(pd.DataFrame(rows).style.format(precision=1, formatter={c: "{:.1e}" for 
 # The last column is not an error of the kernel: it is what dropping pages does to the output on random data,
 # where attention is spread evenly and no page matters more than another (real attention is far more
 # concentrated; chapter 3 measures what sparsity costs in accuracy). The test suite
-# (`tests/test_kernels.py`) runs these comparisons on 280 random shapes drawn by hypothesis — group sizes 1–16,
-# head_dim 64/128/256, pages of 16/32/64, 1–3 sink pages, budgets below and above the sequence — in 20-60 s on
-# two CPU cores, and the benchmark repeats the checks on the GPU at full size.
+# (`tests/test_kernels.py`) runs these comparisons on random shapes drawn by hypothesis (`KINETICS_KERNEL_EXAMPLES`
+# per property, a few hundred in all) — group sizes 1–16, head_dim 64/128/256, pages of 16/32/64, 1–3 sink pages,
+# budgets below and above the sequence — under the interpreter in CI and compiled on a GPU, and the benchmark
+# repeats the checks on the GPU at full size.
 #
 # ## 4.7 On the GPU: against FlashInfer
 #
