@@ -15,12 +15,12 @@ for step in "$@"; do
   case $step in
     tests) KINETICS_KERNEL_EXAMPLES=${EXAMPLES:-4} TRITON_INTERPRET=0 python3 -m pytest -q -x -p no:cacheprovider \
              tests/test_kernels.py 2>&1 | tail -5 ;;
-    compile) python3 benchmarks/compile_check.py 2>&1 | grep -v -i warn ;;
+    compile) python3 -m kinetics.bench.compile_check 2>&1 | grep -v -i warn ;;
     tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
     quick) python3 -m kinetics.cli bench attention --quick --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
     quick-no-layer) python3 -m kinetics.cli bench attention --quick --no-layer --out "$OUT/attention.json" \
              > "$OUT/bench.log" 2>&1; tail -2 "$OUT/bench.log" ;;
-    summary) python3 benchmarks/summarize.py "$OUT/attention.json" ;;
+    summary) python3 -m kinetics.bench.summarize "$OUT/attention.json" ;;
     full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
   esac
 done

@@ -442,7 +442,7 @@ display(pd.DataFrame(rows).style.format(precision=1, formatter={c: "{:.1e}" for 
 # %%
 live = GPU if measure_live == "auto" else bool(measure_live)
 if live:
-    from kinetics.kernels import bench
+    from kinetics.bench import attention as bench
 
     try:
         importlib.import_module("flashinfer")

@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "traces": ("kinetics.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
     "frontier": ("kinetics.frontier", "accuracy-cost frontiers (best-of-N, long CoT) under FLOPs or eFLOPs"),
     "eval": ("kinetics.eval", "sample a model on AIME with real weights, grade, write Hugging Face traces"),
-    "bench": ("kinetics.kernels.bench", "benchmark the attention kernels against FlashInfer on a GPU"),
+    "bench": ("kinetics.bench.attention", "benchmark the attention kernels against FlashInfer on a GPU"),
     "generate": ("kinetics.engine.cli_generate", "run the engine on prompt token ids (real or random weights)"),
     "replay": ("kinetics.engine.cli_replay", "replay traces' lengths through the engine; tokens/s vs the cost model"),
 }

@@ -30,7 +30,6 @@ import csv
 import json
 import logging
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable, Sequence
@@ -836,33 +835,6 @@ def _cli(args) -> int:
               f"{100 * row.accuracy:5.1f}%")
     print(f"model-size threshold (widest winning span): {threshold}")
     return 0
-
-
-def bench(table: pd.DataFrame, hardware="b200", repeats: int = 3) -> dict:
-    """Time the full sweep: every table, both strategies, FLOPs and eFLOPs, both allocations, envelopes on a grid."""
-    def once():
-        result = sweep(table, hardware, conventions=("exact",))
-        count = 0
-        for strategy in STRATEGIES:
-            settings = result.settings(strategy)
-            for metric in ("flops", "eflops"):
-                for allocation in ALLOCATIONS:
-                    frontiers = [frontier(c, metric, allocation) for c in settings]
-                    grid = cost_grid(frontiers)
-                    envelope(frontiers, grid)
-                    frontier_points(frontiers, grid)
-                    count += len(frontiers)
-        return count
-
-    once()  # warm caches and imports
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = once()
-        times.append(time.perf_counter() - start)
-    settings = len(group_arrays(table))
-    return {"seconds_median": float(np.median(times)), "seconds_all": times, "frontiers": count,
-            "settings": settings, "source_files": int(table["source"].nunique())}
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import re
 import subprocess
@@ -18,7 +19,8 @@ def _version(package: str) -> str | None:
 
 
 def git_commit() -> str:
-    """The checkout's commit, with '+dirty' when the tree has uncommitted changes (or 'unknown' outside git)."""
+    """The checkout's commit, with '+dirty' when the tree has uncommitted changes; outside git (the GPU's copy has no
+    .git) the commit passed in $KINETICS_COMMIT, else 'unknown'."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
@@ -26,7 +28,8 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        given = os.environ.get("KINETICS_COMMIT")
+        return f"{given} (from $KINETICS_COMMIT)" if given else "unknown"
 
 
 def _gpu() -> dict:

@@ -1,4 +1,4 @@
-"""`kinetics bench engine` (or `python -m kinetics.engine.bench`): the engine on a GPU, timed, with provenance.
+"""`kinetics bench engine` (or `python -m kinetics.bench.engine`): the engine on a GPU, timed, with provenance.
 
 Three parts, each written to the result JSON as soon as it is done:
 
@@ -16,13 +16,12 @@ import argparse
 import gc
 import json
 import logging
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from kinetics.kernels.bench import time_ms
+from kinetics.bench.timing import measure_ceilings, time_ms
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +49,6 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
 
 
 # ---- measurement helpers ------------------------------------------------------------------------------------------
-
-def measure_ceilings() -> dict:
-    """Device-to-device copy bandwidth (bytes read + written) and bf16 matmul rate, on random data."""
-    import torch
-
-    n = 1 << 30  # 2 GiB of bf16
-    src = torch.randn(n, dtype=torch.bfloat16, device="cuda")
-    dst = torch.empty_like(src)
-    copy_ms = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
-    del src, dst
-    a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
-    b = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
-    mm_ms = time_ms(lambda: a @ b, repeats=20)["median_ms"]
-    del a, b
-    torch.cuda.empty_cache()
-    return {"copy_tbps": 2 * n * 2 / (copy_ms * 1e-3) / 1e12, "copy_ms": copy_ms,
-            "matmul_tflops": 2 * 8192 ** 3 / (mm_ms * 1e-3) / 1e12, "matmul_ms": mm_ms}
-
 
 def _release() -> None:
     """Give the memory of the objects the caller just deleted back to the GPU."""
@@ -301,7 +282,7 @@ def run(args) -> int:
 
     from kinetics.errors import InputError
     from kinetics.paths import results_dir
-    from kinetics.provenance import device_slug, provenance
+    from kinetics.bench.provenance import device_slug, provenance
 
     if not torch.cuda.is_available():
         raise InputError("kinetics bench engine needs a CUDA GPU")
@@ -311,10 +292,7 @@ def run(args) -> int:
         raise InputError(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
     out = args.out or results_dir(device_slug()) / "engine.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    record = provenance("kinetics bench engine " + " ".join(sys.argv[3:]))
-    if record["commit"] == "unknown" and os.environ.get("KINETICS_COMMIT"):   # the GPU's copy has no .git
-        record["commit"] = os.environ["KINETICS_COMMIT"] + " (from $KINETICS_COMMIT)"
-    result = {"provenance": record,
+    result = {"provenance": provenance("kinetics bench engine " + " ".join(sys.argv[3:])),
               "quick": args.quick, "ceilings": measure_ceilings()}
     log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],
              result["ceilings"]["matmul_tflops"])
@@ -361,7 +339,7 @@ def _summary(result: dict) -> None:
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(prog="python -m kinetics.engine.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kinetics.bench.engine", description=__doc__.splitlines()[0])
     register_engine(parser)
     args = parser.parse_args(argv)
     return args.func(args)

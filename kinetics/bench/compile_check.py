@@ -1,6 +1,6 @@
 """Compile every selection-kernel variant for sm_90 without a GPU and print the innermost error, if any.
 
-    python benchmarks/compile_check.py     (the front end and ptxas run on the CPU; no launch)
+    python -m kinetics.bench.compile_check     (the front end and ptxas run on the CPU; no launch)
 """
 import importlib
 

@@ -1,7 +1,7 @@
 """Time the full frontier sweep: every trace table, best-of-N and long CoT, FLOPs and eFLOPs, oracle and deployable
 allocations, envelopes on a log grid. Target: <= 2 s on the 2-core CI machine (issue 3).
 
-    python benchmarks/frontier_sweep.py [--traces DIR] [--repeats 5] [--out FILE.json | --no-save]
+    python -m kinetics.bench.frontier [--traces DIR] [--repeats 5] [--out FILE.json | --no-save]
 
 Prints the measured seconds; writes them with provenance to data/results/<device>/frontier_sweep.json.
 """
@@ -13,11 +13,41 @@ import os
 import sys
 import time
 
+import numpy as np
+import pandas as pd
+
+from kinetics.bench.provenance import device_slug, provenance
 from kinetics.errors import InputError
-from kinetics.frontier import bench
+from kinetics.frontier import ALLOCATIONS, STRATEGIES, cost_grid, envelope, frontier, frontier_points, sweep
 from kinetics.paths import results_dir
-from kinetics.provenance import device_slug, provenance
-from kinetics.traces import load_traces
+from kinetics.traces import group_arrays, load_traces
+
+
+def bench(table: pd.DataFrame, hardware="b200", repeats: int = 3) -> dict:
+    """Time the full sweep: every table, both strategies, FLOPs and eFLOPs, both allocations, envelopes on a grid."""
+    def once():
+        result = sweep(table, hardware, conventions=("exact",))
+        count = 0
+        for strategy in STRATEGIES:
+            settings = result.settings(strategy)
+            for metric in ("flops", "eflops"):
+                for allocation in ALLOCATIONS:
+                    frontiers = [frontier(c, metric, allocation) for c in settings]
+                    grid = cost_grid(frontiers)
+                    envelope(frontiers, grid)
+                    frontier_points(frontiers, grid)
+                    count += len(frontiers)
+        return count
+
+    once()  # warm caches and imports
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = once()
+        times.append(time.perf_counter() - start)
+    settings = len(group_arrays(table))
+    return {"seconds_median": float(np.median(times)), "seconds_all": times, "frontiers": count,
+            "settings": settings, "source_files": int(table["source"].nunique())}
 
 
 def main(argv=None) -> int:
@@ -44,7 +74,7 @@ def main(argv=None) -> int:
     if not args.no_save:
         out = args.out or str(results_dir(device_slug()) / "frontier_sweep.json")
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        record = {"result": result, "provenance": provenance(" ".join(["python", "benchmarks/frontier_sweep.py",
+        record = {"result": result, "provenance": provenance(" ".join(["python", "-m", "kinetics.bench.frontier",
                                                                         *(argv or sys.argv[1:])]))}
         with open(out, "w") as handle:
             json.dump(record, handle, indent=2)

@@ -1,4 +1,4 @@
-"""Print block top-k timings of an attention.json: python benchmarks/summarize.py PATH"""
+"""Print block top-k timings of an attention.json: python -m kinetics.bench.summarize PATH"""
 import json
 import sys
 

@@ -13,7 +13,7 @@ A layer benchmark times one Qwen3-8B decoder layer split per KV head (the author
 top-k, in the authors' metric: decode tokens/s per GPU = batch / (layer time x 8 GPUs x 36 layers).
 
 Other benchmarks plug in as sub-subcommands: add a line to SUBCOMMANDS naming a module and the function that
-registers its argparse sub-parser (e.g. "engine": ("kinetics.engine.bench", "register_engine", "...")).
+registers its argparse sub-parser (e.g. "engine": ("kinetics.bench.engine", "register_engine", "...")).
 """
 from __future__ import annotations
 
@@ -22,19 +22,19 @@ import importlib
 import json
 import logging
 import math
-import statistics
 import sys
 from pathlib import Path
 
+from kinetics.bench.timing import copy_bandwidth_tbps, time_ms
 from kinetics.errors import InputError
 
 log = logging.getLogger(__name__)
 
 # name -> (module, function(parser) that adds the arguments and sets `func`, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "attention": ("kinetics.kernels.bench", "register_attention",
+    "attention": ("kinetics.bench.attention", "register_attention",
                   "our Triton paged decode kernels (dense, block top-k) vs FlashInfer"),
-    "engine": ("kinetics.engine.bench", "register_engine",
+    "engine": ("kinetics.bench.engine", "register_engine",
                "the engine end to end: TARGETS workload vs HF, trace replay, cost model vs clock"),
 }
 
@@ -60,38 +60,6 @@ def register_attention(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tune", action="store_true",
                         help="time launch-parameter variants of our kernels at the TARGETS.md shapes (tune.json)")
     parser.set_defaults(func=run_attention)
-
-
-# ---- timing ---------------------------------------------------------------------------------------------------------
-
-def time_ms(fn, repeats: int = 30, warmup: int = 3) -> dict:
-    """Median (and spread) of `repeats` CUDA-event timings of fn() after `warmup` calls."""
-    import torch
-
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return {"median_ms": statistics.median(times), "p10_ms": times[len(times) // 10],
-            "p90_ms": times[(9 * len(times)) // 10], "repeats": repeats}
-
-
-def copy_bandwidth_tbps() -> float:
-    """Device-to-device copy of 2 GiB, bytes read + written per second (the memory ceiling, for reference)."""
-    import torch
-
-    src = torch.randn(2**29, device="cuda")  # 2 GiB of float32
-    dst = torch.empty_like(src)
-    t = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
-    return 2 * src.numel() * 4 / (t * 1e-3) / 1e12
 
 
 # ---- one attention problem -------------------------------------------------------------------------------------------
@@ -421,16 +389,6 @@ def _collect_resources(report: dict) -> None:
         report[name] = entries
 
 
-def _provenance(provenance, command: str) -> dict:
-    """kinetics.provenance, with the commit passed in $KINETICS_COMMIT when the GPU's copy has no .git."""
-    import os
-
-    record = provenance(command)
-    if record["commit"] == "unknown" and os.environ.get("KINETICS_COMMIT"):
-        record["commit"] = os.environ["KINETICS_COMMIT"] + " (from $KINETICS_COMMIT)"
-    return record
-
-
 def tune(out: Path, repeats: int = 15) -> None:
     """Time launch-parameter variants (kernels' CONFIG) at three TARGETS.md shapes; write a table to `out`."""
     import copy
@@ -521,7 +479,7 @@ def run_attention(args) -> int:
     import torch
 
     from kinetics.paths import results_dir
-    from kinetics.provenance import device_slug
+    from kinetics.bench.provenance import device_slug
 
     if not torch.cuda.is_available():
         raise InputError("kinetics bench attention needs a CUDA GPU; the saved results are in data/results/")
@@ -552,11 +510,11 @@ def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: st
     """Time every shape (and the layer benchmark); the result dict that `kinetics bench attention` saves."""
     import torch
 
-    from kinetics.provenance import provenance
+    from kinetics.bench.provenance import provenance
 
     dtype = torch.bfloat16
     workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
-    result = {"provenance": _provenance(provenance, command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [],
+    result = {"provenance": provenance(command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [],
               "layer": []}
     log.info("device-to-device copy: %.2f TB/s", result["copy_tbps"])
     for rows, context, page, selected, group, shuffled in shapes:

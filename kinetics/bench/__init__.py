@@ -1,0 +1,9 @@
+"""Benchmarks: everything that times something and writes a result with its provenance, in one place.
+
+- ``timing``      CUDA-event medians, the device's copy bandwidth and matmul rate
+- ``provenance``  device, versions, commit, date and command of a measurement
+- ``attention``   `kinetics bench attention`: our decode kernels vs FlashInfer, and one Qwen3-8B layer
+- ``engine``      `kinetics bench engine`: the engine vs Hugging Face, trace replay, cost model vs clock
+- ``frontier``    ``python -m kinetics.bench.frontier``: the seconds of the full frontier sweep (CPU)
+- ``compile_check``, ``summarize``: GPU-runner helpers (``benchmarks/attention_gpu.sh``)
+"""
