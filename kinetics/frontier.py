@@ -793,6 +793,8 @@ def _cli(args) -> int:
     hardware = hardware_from_args(args)
     table = load_traces(args.traces)
     if args.bench:
+        from kinetics.bench.frontier import bench
+
         result = bench(table, hardware)
         print(json.dumps(result, indent=2))
         return 0
