@@ -349,7 +349,8 @@ display(Markdown(
 
 # %%
 if measure_live is True or (measure_live == "auto" and GPU):
-    from kinetics.bench.engine import bench_validate, measure_ceilings
+    from kinetics.bench.engine import bench_validate
+    from kinetics.bench.timing import measure_ceilings
 
     live = bench_validate(measure_ceilings(), quick=quick)
     print(f"measured live on {torch.cuda.get_device_name()}: {len(live['points'])} points")

@@ -25,11 +25,7 @@ Costs are in SI units of the chosen metric: "flops" (2 x parameters x generated 
 """
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import logging
-import sys
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable, Sequence
@@ -38,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 from kinetics.errors import InputError
-from kinetics.hardware import add_hardware_arguments, hardware_from_args
 from kinetics.metrics import bootstrap_weights, pass_at_k, percentile_interval, Interval
 from kinetics.traces import ProblemArrays, TraceConfig, group_arrays, load_traces
 
@@ -762,84 +757,3 @@ def frontier_points(frontiers: Sequence[Frontier], grid: np.ndarray) -> list[dic
                             "cost": float(cost), "accuracy": float(values["estimate"][i]),
                             "accuracy_low": float(values["low"][i]), "accuracy_high": float(values["high"][i])})
     return records
-
-
-# ---- CLI -----------------------------------------------------------------------------------------------------------
-
-def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="best-of-n")
-    parser.add_argument("--cost", choices=METRICS, default="eflops",
-                        help="flops: 2 x params x tokens (prior work); flops-attn: all FLOPs; eflops: FLOPs + I x bytes")
-    add_hardware_arguments(parser)
-    parser.add_argument("--convention", choices=CONVENTIONS, default="exact")
-    parser.add_argument("--attention", choices=ATTENTION_CHOICES, default="dense")
-    parser.add_argument("--allocation", choices=FRONTIER_ALLOCATIONS, default="oracle",
-                        help="oracle: per-problem cost cap (the paper); deployable: one choice for all problems; "
-                             "oracle-mean: best allocation of a mean cost per problem (upper bound)")
-    parser.add_argument("--points", type=int, default=60, help="points of the log cost grid (default 60)")
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print {points, envelope, ...} as JSON")
-    out.add_argument("--csv", metavar="FILE", help="write the grid points as CSV")
-    out.add_argument("--plot", metavar="FILE.png", help="draw the frontiers and the envelope")
-    parser.add_argument("--bench", action="store_true", help="time the full sweep (all tables, both strategies, "
-                                                             "FLOPs and eFLOPs, both allocations) and exit")
-    parser.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    if args.points < 2:
-        raise InputError(f"--points must be at least 2, got {args.points}")
-    hardware = hardware_from_args(args)
-    table = load_traces(args.traces)
-    if args.bench:
-        from kinetics.bench.frontier import bench
-
-        result = bench(table, hardware)
-        print(json.dumps(result, indent=2))
-        return 0
-    result = sweep(table, hardware, strategies=[args.strategy], conventions=[args.convention])
-    settings = result.settings(args.strategy, args.convention, args.attention)
-    if not settings:
-        raise InputError(f"the traces hold no {args.attention} settings")
-    frontiers = [frontier(c, args.cost, args.allocation) for c in settings]
-    grid = cost_grid(frontiers, args.points)
-    env = envelope(frontiers, grid)
-    points = frontier_points(frontiers, grid)
-    if args.csv:
-        pd.DataFrame(points).to_csv(args.csv, index=False)
-        print(f"wrote {len(points)} points to {args.csv}")
-        return 0
-    if args.plot:
-        from kinetics.plots.scaling import plot_frontiers
-
-        fig = plot_frontiers(frontiers, grid, env, title=f"{args.strategy}, {args.cost} ({args.convention}), "
-                                                          f"{args.allocation}, {hardware.name}")
-        fig.savefig(args.plot)
-        print(f"wrote {args.plot}")
-        return 0
-    threshold, _ = threshold_model(env)
-    record = {"strategy": args.strategy, "cost_metric": args.cost, "cost_unit": UNITS[args.cost],
-              "convention": args.convention, "allocation": args.allocation, "attention": args.attention,
-              "hardware": hardware.name, "points": points,
-              "envelope": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-                           for row in env.to_dict(orient="records")],
-              "threshold_model": threshold}
-    if args.json:
-        print(json.dumps(record, indent=1))
-        return 0
-    spans = winner_spans(env, "model" if args.attention == "dense" else "setting")
-    print(f"{args.strategy} frontier, cost = {args.cost} ({UNITS[args.cost]}, {args.convention} convention, "
-          f"{hardware.name}), {args.allocation} allocation, {len(frontiers)} settings")
-    print("cross-model envelope (winning model per cost range):")
-    for row in spans.itertuples():
-        print(f"  {row.model:<24} {row.start:10.3e} .. {row.stop:10.3e} {UNITS[args.cost]}  accuracy up to "
-              f"{100 * row.accuracy:5.1f}%")
-    print(f"model-size threshold (widest winning span): {threshold}")
-    return 0
-
-
-if __name__ == "__main__":
-    from kinetics.cli import main
-
-    sys.exit(main(["frontier", *sys.argv[1:]]))

@@ -21,7 +21,6 @@ finished (stopped before the length cap), correct (nullable boolean: NA where un
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -543,25 +542,3 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     frame["_kind"] = frame["attention"].map(order)
     return (frame.sort_values(["task", "_size", "_kind", "budget", "local_window"])
             .drop(columns=["_size", "_kind"]).reset_index(drop=True))
-
-
-def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    show = sub.add_parser("summary", help="per (model, attention, budget): problems, samples, pass@1, lengths")
-    show.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
-    show.add_argument("--json", action="store_true", help="print JSON records instead of a table")
-    show.set_defaults(func=_cli_summary)
-
-
-def _cli_summary(args) -> int:
-    frame = summary(load_traces(args.traces))
-    if args.json:
-        print(json.dumps(frame.to_dict(orient="records"), indent=2))
-        return 0
-    shown = frame.copy()
-    shown["pass@1"] = shown["pass@1"].map(lambda v: f"{100 * v:.1f}%")
-    shown["at_cap"] = shown["at_cap"].map(lambda v: f"{100 * v:.1f}%")
-    shown["mean_tokens"] = shown["mean_tokens"].map(lambda v: f"{v:,.0f}")
-    shown["p90_tokens"] = shown["p90_tokens"].map(lambda v: f"{v:,.0f}")
-    print(shown.to_string(index=False))
-    return 0

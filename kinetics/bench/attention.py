@@ -11,55 +11,24 @@ and reports bytes moved, achieved TB/s, the bytes floor (bytes / FlashInfer's de
 speedups and relative errors (against a float32 torch reference on a few rows, and against FlashInfer).
 A layer benchmark times one Qwen3-8B decoder layer split per KV head (the authors' `benchmark/`), dense vs block
 top-k, in the authors' metric: decode tokens/s per GPU = batch / (layer time x 8 GPUs x 36 layers).
-
-Other benchmarks plug in as sub-subcommands: add a line to SUBCOMMANDS naming a module and the function that
-registers its argparse sub-parser (e.g. "engine": ("kinetics.bench.engine", "register_engine", "...")).
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import logging
 import math
-import sys
 from pathlib import Path
 
 from kinetics.bench.timing import copy_bandwidth_tbps, time_ms
-from kinetics.errors import InputError
 
 log = logging.getLogger(__name__)
 
-# name -> (module, function(parser) that adds the arguments and sets `func`, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "attention": ("kinetics.bench.attention", "register_attention",
-                  "our Triton paged decode kernels (dense, block top-k) vs FlashInfer"),
-    "engine": ("kinetics.bench.engine", "register_engine",
-               "the engine end to end: TARGETS workload vs HF, trace replay, cost model vs clock"),
-}
 
 # The shapes of TARGETS.md: (rows, context, page, selected pages = top pages + the current page)
 TARGET_SHAPES = [(2048, 8192, 16, 65), (2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 32768, 64, 17)]
 HEAD_DIM = 128
 LAYERS, WORLD = 36, 8  # Qwen3-8B: 36 layers, split over 8 GPUs in the authors' benchmark
-
-
-def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
-    for name, (module, function, help_) in SUBCOMMANDS.items():
-        child = sub.add_parser(name, help=help_, description=help_)
-        getattr(importlib.import_module(module), function)(child)
-
-
-def register_attention(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="only the TARGETS.md shapes, fewer repeats")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output JSON (default data/results/<device>/attention.json)")
-    parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
-    parser.add_argument("--no-flashinfer", action="store_true", help="time our kernels only")
-    parser.add_argument("--tune", action="store_true",
-                        help="time launch-parameter variants of our kernels at the TARGETS.md shapes (tune.json)")
-    parser.set_defaults(func=run_attention)
 
 
 # ---- one attention problem -------------------------------------------------------------------------------------------
@@ -475,37 +444,6 @@ def tune(out: Path, repeats: int = 15) -> None:
               f"{r['tbps']:.2f} TB/s")
 
 
-def run_attention(args) -> int:
-    import torch
-
-    from kinetics.paths import results_dir
-    from kinetics.bench.provenance import device_slug
-
-    if not torch.cuda.is_available():
-        raise InputError("kinetics bench attention needs a CUDA GPU; the saved results are in data/results/")
-    flashinfer_on = not args.no_flashinfer
-    if flashinfer_on:
-        try:
-            importlib.import_module("flashinfer")
-        except ImportError as error:
-            raise InputError(f"flashinfer is not importable ({error}); install flashinfer-python or pass "
-                             "--no-flashinfer") from error
-    out = args.out or results_dir(device_slug()) / "attention.json"
-    if args.tune:
-        tune(out.with_name("tune.json"))
-        return 0
-    command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
-    repeats = 15 if args.quick else 30
-    layer_shapes = [] if args.no_layer else ([(256, 8192), (256, 32768)] if args.quick else
-                                             [(256, 8192), (256, 16384), (256, 32768), (1024, 8192), (1024, 32768)])
-    result = measure(sweep_shapes(args.quick), flashinfer_on, repeats, layer_shapes, command)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print_table(result, sys.stdout)
-    log.info("wrote %s", out)
-    return 0
-
-
 def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: str) -> dict:
     """Time every shape (and the layer benchmark); the result dict that `kinetics bench attention` saves."""
     import torch
@@ -537,24 +475,3 @@ def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: st
     result["launch_config"] = {"paged_decode": importlib.import_module("kinetics.kernels.paged_decode").CONFIG,
                                "block_topk": importlib.import_module("kinetics.kernels.block_topk").CONFIG}
     return result
-
-
-def print_table(result: dict, stream) -> None:
-    print(f"ceiling {result['ceiling_tbps']:.2f} TB/s ({result['ceiling_source']}); copy {result['copy_tbps']:.2f}",
-          file=stream)
-    print(" rows   ctx pg sel g | dense ms  TB/s  FI ms  ours/FI | topk ms sel ms  floor x  anchor ms  vs dense "
-          "vs anchor | err", file=stream)
-    for r in result["shapes"]:
-        fi = r.get("flashinfer_dense", {}).get("median_ms", float("nan"))
-        anchor = r.get("anchor_total", {}).get("median_ms", float("nan"))
-        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d} {r['group']}"
-              f"{'c' if r['page_order'] == 'contiguous' else ' '}| "
-              f"{r['ours_dense']['median_ms']:7.3f} {r['ours_dense']['tbps']:5.2f} {fi:6.3f} "
-              f"{r.get('dense_vs_flashinfer', float('nan')):7.2f} | {r['ours_topk']['median_ms']:7.3f} "
-              f"{r['ours_select']['median_ms']:6.3f} {r['topk_over_floor']:7.2f} {anchor:9.3f} "
-              f"{r.get('speedup_topk_vs_flashinfer_dense', float('nan')):8.1f} "
-              f"{r.get('topk_vs_anchor', float('nan')):9.2f}"
-              f" | {max(r['rel_err_dense_vs_torch'], r['rel_err_topk_vs_torch']):.1e}", file=stream)
-    for r in result["layer"]:
-        print(f"layer B {r['batch']} ctx {r['context']}: dense {r['dense_tokens_per_s']:.0f} tok/s/GPU, "
-              f"block top-k {r['block_topk_tokens_per_s']:.0f} ({r['speedup']:.2f}x)", file=stream)

@@ -1,4 +1,4 @@
-"""`kinetics bench engine` (or `python -m kinetics.bench.engine`): the engine on a GPU, timed, with provenance.
+"""`kinetics bench engine`: the engine on a GPU, timed, with provenance.
 
 Three parts, each written to the result JSON as soon as it is done:
 
@@ -12,16 +12,12 @@ validate  the cost model against the clock: one decode step (CUDA graph replay +
 """
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import logging
 import statistics
-import sys
 import time
-from pathlib import Path
 
-from kinetics.bench.timing import measure_ceilings, time_ms
+from kinetics.bench.timing import time_ms
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +25,6 @@ PARTS = ("targets", "replay", "validate")
 VALIDATE_MODELS = ("qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b")
 VALIDATE_BATCHES = (1, 8, 32, 128, 256)
 VALIDATE_CONTEXTS = (1024, 4096, 16384, 32768)
-
-
-def register_engine(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output JSON (default data/results/<device>/engine.json)")
-    parser.add_argument("--workload", default=None,
-                        help="replay: traces directory or workload JSON (default $KINETICS_TRACES)")
-    parser.add_argument("--replay-problems", type=int, default=8)
-    parser.add_argument("--replay-trials", type=int, default=8)
-    parser.add_argument("--replay-scale", type=float, default=0.25, help="replay: length scale (default 0.25)")
-    parser.add_argument("--hf-new-tokens", type=int, default=512, help="new tokens for the HF baseline")
-    parser.add_argument("--validate-seconds", type=float, default=240,
-                        help="validate: start no new model after this many seconds (default 240)")
-    parser.add_argument("--validate-attention", default="dense,blocktopk", help="validate: which attention kinds")
-    parser.add_argument("--quick", action="store_true", help="a small version of every part (a smoke test)")
-    parser.set_defaults(func=run)
 
 
 # ---- measurement helpers ------------------------------------------------------------------------------------------
@@ -273,77 +252,3 @@ def _time_step(runner, batch: int, context: int, pages_each: int) -> float:
         runner.model.logits(runner._static_hidden[size][:batch]).argmax(-1)
 
     return time_ms(step, repeats=10, warmup=2)["median_ms"]
-
-
-# ---- driver ---------------------------------------------------------------------------------------------------------
-
-def run(args) -> int:
-    import torch
-
-    from kinetics.errors import InputError
-    from kinetics.paths import results_dir
-    from kinetics.bench.provenance import device_slug, provenance
-
-    if not torch.cuda.is_available():
-        raise InputError("kinetics bench engine needs a CUDA GPU")
-    parts = [p for p in args.parts.split(",") if p]
-    unknown = [p for p in parts if p not in PARTS]
-    if unknown:
-        raise InputError(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
-    out = args.out or results_dir(device_slug()) / "engine.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"provenance": provenance("kinetics bench engine " + " ".join(sys.argv[3:])),
-              "quick": args.quick, "ceilings": measure_ceilings()}
-    log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],
-             result["ceilings"]["matmul_tflops"])
-
-    def save():
-        out.write_text(json.dumps(result, indent=1))
-
-    save()
-    for part in parts:
-        start = time.perf_counter()
-        if part == "targets":
-            result["targets"] = bench_targets(result["ceilings"], args.quick, args.hf_new_tokens)
-        elif part == "replay":
-            result["replay"] = bench_replay(result["ceilings"], args.workload, 2 if args.quick else
-                                            args.replay_problems, args.replay_trials,
-                                            0.02 if args.quick else args.replay_scale, args.quick)
-        else:
-            result["validate"] = bench_validate(result["ceilings"], args.quick,
-                                                deadline=time.perf_counter() + args.validate_seconds,
-                                                kinds=tuple(args.validate_attention.split(",")))
-        result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
-        save()
-    _summary(result)
-    print(f"wrote {out}")
-    return 0
-
-
-def _summary(result: dict) -> None:
-    for row in result.get("targets", []):
-        print(f"targets  batch {row['batch']:>3}: engine {row['engine_tokens_per_s']:>9,.0f} tok/s "
-              f"(decode {row['engine_decode_tokens_per_s']:,.0f} = {100 * row['fraction_of_roofline']:.0f}% of "
-              f"roofline {row['roofline_decode_tokens_per_s']:,.0f}), HF {row['hf']['tokens_per_s']:,.0f} tok/s, "
-              f"{row['speedup_vs_hf']:.1f}x")
-    for row in result.get("replay", []):
-        a = row["attention"]
-        print(f"replay   {row['model']} {a['kind']:<9} page {a['page_size']:>2}: {row['tokens_per_s']:>9,.0f} tok/s, "
-              f"{row['wall_s']:.1f} s, {row['speedup_vs_dense']:.2f}x dense, peak pages {row['stats']['peak_pages']}, "
-              f"preemptions {row['stats']['preemptions']}, predicted {row['predicted'].get('seconds', 0):.1f} s")
-    v = result.get("validate")
-    if v:
-        print(f"validate {len(v['points'])} points: MAPE {100 * v['mape']:.1f}% "
-              + ", ".join(f"{k} {100 * e:.1f}%" for k, e in v["mape_by_attention"].items()))
-
-
-def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(prog="python -m kinetics.bench.engine", description=__doc__.splitlines()[0])
-    register_engine(parser)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

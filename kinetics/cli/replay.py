@@ -5,7 +5,7 @@ import argparse
 import json
 import logging
 
-from kinetics.engine.cli_common import add_attention_args, add_device_args, attention_config, engine_limits
+from kinetics.cli.engine_options import add_attention_args, add_device_args, attention_config, engine_limits
 
 log = logging.getLogger(__name__)
 

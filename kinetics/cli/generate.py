@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from kinetics.engine.cli_common import add_attention_args, add_device_args, attention_config, engine_limits
+from kinetics.cli.engine_options import add_attention_args, add_device_args, attention_config, engine_limits
 from kinetics.errors import InputError
 
 

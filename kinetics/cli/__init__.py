@@ -1,4 +1,6 @@
-"""The `kinetics` console script. Each subcommand lives in its own module, imported only when used."""
+"""The `kinetics` console script. Each command group lives in its own module of this package (argument parsing and
+output formatting only; the library functions it calls take plain arguments and return data), imported only when
+used."""
 from __future__ import annotations
 
 import argparse
@@ -10,15 +12,15 @@ from kinetics.errors import InputError
 
 # name -> (module defining register(parser), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "hardware": ("kinetics.hardware", "list or show hardware presets (peak FLOP/s, bandwidth, intensity)"),
-    "models": ("kinetics.models", "list or show model specs (parameters, KV bytes per token)"),
-    "cost": ("kinetics.cost", "FLOPs, bytes, eFLOPs and seconds of N trials of one problem"),
-    "traces": ("kinetics.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
-    "frontier": ("kinetics.frontier", "accuracy-cost frontiers (best-of-N, long CoT) under FLOPs or eFLOPs"),
-    "eval": ("kinetics.eval", "sample a model on AIME with real weights, grade, write Hugging Face traces"),
-    "bench": ("kinetics.bench.attention", "benchmark the attention kernels against FlashInfer on a GPU"),
-    "generate": ("kinetics.engine.cli_generate", "run the engine on prompt token ids (real or random weights)"),
-    "replay": ("kinetics.engine.cli_replay", "replay traces' lengths through the engine; tokens/s vs the cost model"),
+    "hardware": ("kinetics.cli.hardware", "list or show hardware presets (peak FLOP/s, bandwidth, intensity)"),
+    "models": ("kinetics.cli.models", "list or show model specs (parameters, KV bytes per token)"),
+    "cost": ("kinetics.cli.cost", "FLOPs, bytes, eFLOPs and seconds of N trials of one problem"),
+    "traces": ("kinetics.cli.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
+    "frontier": ("kinetics.cli.frontier", "accuracy-cost frontiers (best-of-N, long CoT) under FLOPs or eFLOPs"),
+    "eval": ("kinetics.cli.eval", "sample a model on AIME with real weights, grade, write Hugging Face traces"),
+    "bench": ("kinetics.cli.bench", "benchmark the attention kernels against FlashInfer on a GPU"),
+    "generate": ("kinetics.cli.generate", "run the engine on prompt token ids (real or random weights)"),
+    "replay": ("kinetics.cli.replay", "replay traces' lengths through the engine; tokens/s vs the cost model"),
 }
 
 

@@ -1,0 +1,54 @@
+"""kinetics hardware list|show NAME, and the hardware options of the commands that price something."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from kinetics.hardware import PRESETS, TERA, Hardware, get_hardware, resolve_hardware
+
+
+def add_hardware_arguments(parser: argparse.ArgumentParser, default: str | None = "b200") -> None:
+    """--hardware / --peak-tflops / --hbm-tbps / --memory-gb, read back with `hardware_from_args`."""
+    parser.add_argument("--hardware", default=default, help=f"hardware preset (default {default})")
+    parser.add_argument("--peak-tflops", type=float, help="raw peak TFLOP/s (with --hbm-tbps, replaces --hardware)")
+    parser.add_argument("--hbm-tbps", type=float, help="raw HBM bandwidth in TB/s")
+    parser.add_argument("--memory-gb", type=float, help="raw memory in GB (sets the batch that shares weight reads)")
+
+
+def hardware_from_args(args: argparse.Namespace) -> Hardware:
+    return resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps, args.memory_gb)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", help="list the presets")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_cli_list)
+    show = sub.add_parser("show", help="show one preset")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_cli_show)
+
+
+def _cli_list(args) -> int:
+    if args.json:
+        print(json.dumps([hw.to_dict() for hw in PRESETS.values()], indent=2))
+        return 0
+    print(f"{'name':<10} {'bf16 TFLOP/s':>12} {'fp8 TFLOP/s':>12} {'HBM TB/s':>9} {'mem GB':>7} {'I bf16':>7}")
+    for hw in PRESETS.values():
+        fp8 = f"{hw.peak_flops['fp8'] / TERA:12.0f}" if "fp8" in hw.peak_flops else f"{'-':>12}"
+        print(f"{hw.name:<10} {hw.peak('bf16') / TERA:12.0f} {fp8} {hw.hbm_bandwidth / 1e12:9.2f} "
+              f"{hw.memory_bytes / 1e9:7.0f} {hw.intensity('bf16'):7.1f}")
+    return 0
+
+
+def _cli_show(args) -> int:
+    hw = get_hardware(args.name)
+    if args.json:
+        print(json.dumps(hw.to_dict(), indent=2))
+        return 0
+    print(f"{hw.name}  ({hw.source})")
+    for dtype, rate in hw.peak_flops.items():
+        print(f"  peak {dtype:<5} {rate / TERA:10.1f} TFLOP/s   intensity {hw.intensity(dtype):7.1f} FLOP/byte")
+    print(f"  HBM bandwidth {hw.hbm_bandwidth / 1e12:.2f} TB/s, memory {hw.memory_bytes / 1e9:.0f} GB")
+    return 0
