@@ -45,12 +45,48 @@ PRESET_CONFIGS: dict[str, dict] = {
     "qwen3-235b-a22b": _moe(4096, 94, 64, 4, 12288, 1536, 128, 8),
 }
 _REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
-_SUPPORTED_TYPES = ("qwen3", "qwen3_moe", "qwen2", "llama", "mistral")
+#: model_type -> architecture of the decoder families the cost model prices (the engine runs the two Qwen3 ones)
+ARCHITECTURES = {"qwen3": "Qwen3ForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                 "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}
+_TYPES = {arch: model_type for model_type, arch in ARCHITECTURES.items()}
+
+
+def read_config(source: dict | str | Path) -> tuple[dict, str, str | None]:
+    """(config dict, where it came from, a name) from a dict, a config.json, a model directory or a preset name."""
+    if isinstance(source, dict):
+        return dict(source), "config", None
+    key = canonical_name(str(source))
+    if key in PRESET_CONFIGS:
+        return dict(PRESET_CONFIGS[key]), "config", key
+    path = Path(source)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(f"model directory {str(path)!r} has no config.json")
+        path = path / "config.json"
+    if path.suffix != ".json" and not path.is_file():
+        raise InputError(f"unknown model {str(source)!r}; known: {', '.join(PRESET_CONFIGS)} "
+                         "(or a path to a config.json)")
+    if not path.is_file():
+        raise InputError(f"model config {str(path)!r} does not exist")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None
+    return config, str(path), path.parent.name.lower()
+
+
+def architecture_of(config: dict) -> str | None:
+    """The config's architecture: the first of `architectures` this module knows (else the first listed), else the
+    one of its model_type."""
+    archs = config.get("architectures") or []
+    known = [a for a in archs if a in _TYPES]
+    return (known or archs or [ARCHITECTURES.get(config.get("model_type"))])[0]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The shapes that set a decoder's cost. `config` keeps the full Hugging Face config for the engine."""
+    """One decoder, read from its Hugging Face `config.json`: every field the engine builds it from, and the counts
+    the cost model prices (parameters total / active / matmul, KV bytes per token). `config` keeps the file as read."""
 
     name: str
     hidden_size: int
@@ -61,39 +97,55 @@ class ModelSpec:
     intermediate_size: int
     vocab_size: int
     tie_word_embeddings: bool
+    model_type: str = "qwen3"
+    architecture: str | None = "Qwen3ForCausalLM"
     qk_norm: bool = True
+    # mixture of experts; num_experts == 0 means a dense model
     num_experts: int = 0
     num_experts_per_tok: int = 0
     moe_intermediate_size: int = 0
+    norm_topk_prob: bool = True
+    decoder_sparse_step: int = 1
+    mlp_only_layers: tuple[int, ...] = ()
+    # what the engine needs beyond the shapes
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10_000.0
+    rope_type: str = "default"
+    use_sliding_window: bool = False
+    max_position_embeddings: int = 40_960
+    attention_bias: bool = False
+    eos_token_ids: tuple[int, ...] = ()
+    initializer_range: float = 0.02
     config: dict = field(default_factory=dict, compare=False, repr=False)
+    source: str = field(default="config", compare=False, repr=False)
 
     # ---- construction ----
     @classmethod
     def from_config(cls, config: dict | str | Path, name: str | None = None) -> "ModelSpec":
-        """From a `config.json` (a dict, a path to the file, or a model directory holding it)."""
-        source = "config"
+        """From a `config.json` (a dict, a path to the file, a model directory holding it, or a preset name)."""
+        config, source, read_name = read_config(config)
+        return cls.parse(config, source, name or read_name)
+
+    @classmethod
+    def parse(cls, config: dict, source: str = "config", name: str | None = None) -> "ModelSpec":
+        """The strict reader: every field checked, one clear line (naming `source`) for the first bad one."""
         if not isinstance(config, dict):
-            path = Path(config)
-            if path.is_dir():
-                path = path / "config.json"
-            if not path.is_file():
-                raise InputError(f"model config {str(path)!r} does not exist")
-            source = str(path)
-            try:
-                config = json.loads(path.read_text())
-            except json.JSONDecodeError as error:
-                raise InputError(f"{source}: not valid JSON ({error})") from None
-            name = name or path.parent.name.lower()
+            raise InputError(f"{source}: a model config must be a JSON object, got {type(config).__name__}")
         for key in _REQUIRED:
             if key not in config:
                 raise InputError(f"{source}: missing field {key!r}")
-        model_type = config.get("model_type", "qwen3")
-        if model_type not in _SUPPORTED_TYPES:
+        architecture = architecture_of(config)
+        model_type = config.get("model_type") or _TYPES.get(architecture, "qwen3")
+        if model_type not in ARCHITECTURES:
             raise InputError(f"{source}: model_type {model_type!r} is not supported; "
-                             f"supported: {', '.join(_SUPPORTED_TYPES)}")
+                             f"supported: {', '.join(ARCHITECTURES)}")
         heads = int(config["num_attention_heads"])
         hidden = int(config["hidden_size"])
-        experts = int(config.get("num_experts", 0) or 0)
+        experts = int(config.get("num_experts", config.get("num_local_experts", 0)) or 0)
+        rope = config.get("rope_scaling") or config.get("rope_parameters") or {}
+        rope = rope if isinstance(rope, dict) else {}
+        theta = config.get("rope_theta", rope.get("rope_theta"))
+        eos = config.get("eos_token_id")
         spec = cls(
             name=name or "custom",
             hidden_size=hidden,
@@ -104,11 +156,25 @@ class ModelSpec:
             intermediate_size=int(config["intermediate_size"]),
             vocab_size=int(config["vocab_size"]),
             tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            model_type=model_type,
+            architecture=architecture,
             qk_norm=model_type.startswith("qwen3"),
             num_experts=experts,
             num_experts_per_tok=int(config.get("num_experts_per_tok", 0) or 0) if experts else 0,
             moe_intermediate_size=int(config.get("moe_intermediate_size", 0) or 0) if experts else 0,
+            norm_topk_prob=bool(config.get("norm_topk_prob", True)),
+            decoder_sparse_step=int(config.get("decoder_sparse_step", 1) or 1),
+            mlp_only_layers=tuple(config.get("mlp_only_layers") or ()),
+            rms_norm_eps=float(config.get("rms_norm_eps", 1e-6)),
+            rope_theta=float(theta if theta is not None else 10_000.0),
+            rope_type=rope.get("rope_type", rope.get("type", "default")) or "default",
+            use_sliding_window=bool(config.get("use_sliding_window", False)),
+            max_position_embeddings=int(config.get("max_position_embeddings", 40_960)),
+            attention_bias=bool(config.get("attention_bias", False)),
+            eos_token_ids=tuple(eos) if isinstance(eos, list) else (() if eos is None else (int(eos),)),
+            initializer_range=float(config.get("initializer_range", 0.02)),
             config=dict(config),
+            source=source,
         )
         for what in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size"):
             if getattr(spec, what) <= 0:
@@ -119,7 +185,14 @@ class ModelSpec:
         if experts and not (0 < spec.num_experts_per_tok <= experts and spec.moe_intermediate_size > 0):
             raise InputError(f"{source}: an MoE config needs 0 < num_experts_per_tok <= num_experts "
                              f"and moe_intermediate_size > 0")
+        if not experts and spec.intermediate_size <= 0:
+            raise InputError(f"{source}: intermediate_size must be positive, got {spec.intermediate_size}")
         return spec
+
+    def layer_is_moe(self, layer: int) -> bool:
+        """Qwen3-MoE's rule: MoE every `decoder_sparse_step` layers, except the layers listed in mlp_only_layers."""
+        return (self.is_moe and layer not in self.mlp_only_layers
+                and (layer + 1) % self.decoder_sparse_step == 0)
 
     # ---- parameter counts ----
     @property
@@ -197,14 +270,8 @@ def canonical_name(name: str) -> str:
     return re.sub(r"-(\d+)-(\d+)b", r"-\1.\2b", key)
 
 
-def get_model(name: str | ModelSpec) -> ModelSpec:
-    """A preset by name, or a spec from a config.json path / model directory."""
+def get_model(name: str | Path | dict | ModelSpec) -> ModelSpec:
+    """A preset by name, or a spec from a config.json path / model directory / config dict."""
     if isinstance(name, ModelSpec):
         return name
-    key = canonical_name(name)
-    if key in PRESET_CONFIGS:
-        return ModelSpec.from_config(PRESET_CONFIGS[key], name=key)
-    path = Path(name)
-    if path.suffix == ".json" or path.is_dir():
-        return ModelSpec.from_config(path)
-    raise InputError(f"unknown model {name!r}; known: {', '.join(PRESET_CONFIGS)} (or a path to a config.json)")
+    return ModelSpec.from_config(name)

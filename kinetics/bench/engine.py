@@ -50,13 +50,13 @@ def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]
     from kinetics.engine import LLM, SamplingParams
     from kinetics.models import get_model
 
-    config = get_model("qwen3-0.6b").config
+    spec = get_model("qwen3-0.6b")
     prompt_len, new = 128, (64 if quick else 512)
     rows = []
     for batch in ((8, 256) if quick else (64, 256)):
         rng = np.random.default_rng(batch)
-        prompts = rng.integers(0, config["vocab_size"], size=(batch, prompt_len)).tolist()
-        llm = LLM(config, device="cuda", seed=0, max_num_seqs=batch, max_model_len=prompt_len + new + 16,
+        prompts = rng.integers(0, spec.vocab_size, size=(batch, prompt_len)).tolist()
+        llm = LLM(spec, device="cuda", seed=0, max_num_seqs=batch, max_model_len=prompt_len + new + 16,
                   max_num_batched_tokens=max(8192, batch * prompt_len), graph_batch_sizes=[batch])
         params = SamplingParams(temperature=0, forced_length=new)
         llm.generate(prompts[:2], SamplingParams(temperature=0, forced_length=4))   # warm-up
@@ -71,7 +71,7 @@ def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]
         decode_tps = batch * (new - 1) / _decode_seconds(llm, prompts, params)
         del llm
         _release()
-        hf = bench_hf(config, prompts, min(hf_new_tokens, new))
+        hf = bench_hf(spec.config, prompts, min(hf_new_tokens, new))
         rows.append({
             "batch": batch, "prompt_tokens": prompt_len, "new_tokens": new, "engine": stats,
             "engine_tokens_per_s": stats["tokens_per_s"], "engine_decode_tokens_per_s": decode_tps,
@@ -140,7 +140,7 @@ def bench_replay(ceilings: dict, workload_source, problems: int, trials: int, sc
     rows = []
     for kind, budget, page in REPLAY_SETTINGS:
         attention = AttentionConfig(kind=kind, budget=budget, page_size=page)
-        llm = LLM(get_model(model).config, device="cuda", seed=0, attention=attention,
+        llm = LLM(get_model(model), device="cuda", seed=0, attention=attention,
                   max_model_len=longest + page, max_num_seqs=min(256, workload.trials * len(workload.problems)))
         result = replay(llm, workload, progress=False, hardware=hardware).as_dict()
         result["model"] = model
@@ -194,7 +194,7 @@ def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
         settings = {"dense": AttentionConfig(), "blocktopk": AttentionConfig(kind="blocktopk", budget=1024,
                                                                              page_size=16)}
         for attention in (settings[k] for k in kinds):
-            llm = LLM(spec.config, device="cuda", seed=0, attention=attention, max_model_len=max(contexts) + 16,
+            llm = LLM(spec, device="cuda", seed=0, attention=attention, max_model_len=max(contexts) + 16,
                       max_num_seqs=max(batches), graph_batch_sizes=list(batches))
             runner = llm.runner
             page = attention.page_size

@@ -4,7 +4,7 @@ The contract (stable; `kinetics eval` and the chapters build on it)::
 
     from kinetics.engine import LLM, SamplingParams, AttentionConfig
 
-    llm = LLM(config_or_dir,              # HF config dict | config.json | model dir | preset name ("qwen3-8b")
+    llm = LLM(model,                      # ModelSpec | HF config dict | config.json | model dir | preset name
               weights=None,               # None: random weights from `seed`; or a dir of *.safetensors (+ index)
               device="cpu",               # "cpu" | "cuda"
               dtype=None,                 # None: float32 on CPU, bfloat16 on CUDA; or "bf16", "fp16", "fp32"
@@ -27,9 +27,9 @@ The contract (stable; `kinetics eval` and the chapters build on it)::
 Bad configuration, weights or sampling parameters raise kinetics.errors.InputError with one clear line; a request
 that cannot run is rejected on its own (.error) while the others complete.
 """
-from kinetics.engine.config import AttentionConfig, EngineConfig, ModelConfig, load_model_config
+from kinetics.engine.config import AttentionConfig, EngineConfig, load_model_spec
 from kinetics.engine.llm_engine import LLM, GenerationStats
 from kinetics.engine.sequence import RequestOutput, SamplingParams
 
-__all__ = ["LLM", "SamplingParams", "AttentionConfig", "EngineConfig", "ModelConfig", "GenerationStats",
-           "RequestOutput", "load_model_config"]
+__all__ = ["LLM", "SamplingParams", "AttentionConfig", "EngineConfig", "GenerationStats", "RequestOutput",
+           "load_model_spec"]

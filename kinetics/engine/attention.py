@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from kinetics.engine.config import AttentionConfig, ModelConfig
+from kinetics.engine.config import AttentionConfig
+from kinetics.models import ModelSpec
 
 
 @dataclass
@@ -40,23 +41,23 @@ class ForwardMeta:
 class PagedKVCache:
     """Per-layer K and V pages (and page summaries for block top-k)."""
 
-    def __init__(self, model: ModelConfig, attention: AttentionConfig, num_pages: int,
+    def __init__(self, model: ModelSpec, attention: AttentionConfig, num_pages: int,
                  dtype: torch.dtype, device: torch.device):
-        shape = (num_pages + 1, attention.page_size, model.num_key_value_heads, model.head_dim)
+        shape = (num_pages + 1, attention.page_size, model.num_kv_heads, model.head_dim)
         self.num_pages, self.page_size = num_pages, attention.page_size
         self.scratch_page = num_pages
-        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_hidden_layers)]
-        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_hidden_layers)]
-        sparse_layers = [i for i in range(model.num_hidden_layers) if attention.sparse_layer(i)]
-        sum_shape = (num_pages + 1, model.num_key_value_heads, model.head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_layers)]
+        sparse_layers = [i for i in range(model.num_layers) if attention.sparse_layer(i)]
+        sum_shape = (num_pages + 1, model.num_kv_heads, model.head_dim)
         self.ksum = {i: torch.zeros(sum_shape, dtype=torch.float32, device=device) for i in sparse_layers}
 
     @staticmethod
-    def bytes_per_page(model: ModelConfig, attention: AttentionConfig, dtype: torch.dtype) -> int:
+    def bytes_per_page(model: ModelSpec, attention: AttentionConfig, dtype: torch.dtype) -> int:
         element = torch.finfo(dtype).bits // 8
-        kv = 2 * model.num_hidden_layers * attention.page_size * model.num_key_value_heads * model.head_dim * element
-        sparse = sum(attention.sparse_layer(i) for i in range(model.num_hidden_layers))
-        return kv + sparse * model.num_key_value_heads * model.head_dim * 4
+        kv = 2 * model.num_layers * attention.page_size * model.num_kv_heads * model.head_dim * element
+        sparse = sum(attention.sparse_layer(i) for i in range(model.num_layers))
+        return kv + sparse * model.num_kv_heads * model.head_dim * 4
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, meta: ForwardMeta, kernels=None) -> None:
         """Store this step's keys and values [T, Hkv, D] at their slots; keep the page summaries current.
@@ -180,7 +181,7 @@ def decode_blocktopk_torch(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
 class Attention:
     """The attention backend of the engine: writes the cache, then prefill or (dense / block top-k) decode."""
 
-    def __init__(self, model: ModelConfig, config: AttentionConfig, cache: PagedKVCache, use_triton: bool):
+    def __init__(self, model: ModelSpec, config: AttentionConfig, cache: PagedKVCache, use_triton: bool):
         self.model, self.config, self.cache = model, config, cache
         self.scale = model.head_dim ** -0.5
         self.kernels = _load_kernels() if use_triton else None

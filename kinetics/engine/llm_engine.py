@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from kinetics.engine.block_manager import PageAllocator
-from kinetics.engine.config import AttentionConfig, EngineConfig, load_model_config
+from kinetics.engine.config import AttentionConfig, EngineConfig, load_model_spec
 from kinetics.engine.model_runner import ModelRunner, default_dtype, parse_device, parse_dtype
 from kinetics.engine.sampler import sample
 from kinetics.engine.scheduler import Scheduler
@@ -50,16 +50,17 @@ class GenerationStats:
 class LLM:
     """Qwen3 (dense or MoE) with a paged KV cache, continuous batching and dense or block top-k attention.
 
-    LLM(config_or_dir, weights=None, device="cpu", dtype=None, attention=AttentionConfig(), seed=0, **limits)
-    config_or_dir: a config dict, a config.json, a model directory or a preset name of kinetics.models.
+    LLM(model, weights=None, device="cpu", dtype=None, attention=AttentionConfig(), seed=0, **limits)
+    model: a kinetics.models.ModelSpec, a config dict, a config.json, a model directory or a preset name.
+    llm.config is the ModelSpec.
     weights: a directory of safetensors (None: random weights drawn from `seed`).
     limits: fields of EngineConfig (max_num_seqs, max_num_batched_tokens, max_model_len, num_pages, ...).
     """
 
-    def __init__(self, config_or_dir, weights=None, device="cpu", dtype=None,
+    def __init__(self, model, weights=None, device="cpu", dtype=None,
                  attention: AttentionConfig | None = None, seed: int = 0, engine: EngineConfig | None = None,
                  **limits):
-        self.config = load_model_config(config_or_dir)
+        self.config = load_model_spec(model)
         self.attention = attention or AttentionConfig()
         if engine is not None and limits:
             raise InputError("give either engine=EngineConfig(...) or its fields as keywords, not both")

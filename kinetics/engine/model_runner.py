@@ -12,7 +12,8 @@ import torch
 
 from kinetics.engine.attention import Attention, ForwardMeta, PagedKVCache
 from kinetics.engine.block_manager import pages_for
-from kinetics.engine.config import AttentionConfig, EngineConfig, ModelConfig
+from kinetics.engine.config import AttentionConfig, EngineConfig
+from kinetics.models import ModelSpec
 from kinetics.engine.loader import load_weights
 from kinetics.engine.qwen3 import Qwen3ForCausalLM
 from kinetics.engine.scheduler import ScheduledBatch
@@ -24,7 +25,7 @@ CPU_DEFAULT_KV_TOKENS = 1 << 16
 
 
 class ModelRunner:
-    def __init__(self, model_config: ModelConfig, attention_config: AttentionConfig, engine_config: EngineConfig,
+    def __init__(self, model_config: ModelSpec, attention_config: AttentionConfig, engine_config: EngineConfig,
                  device: torch.device, dtype: torch.dtype, weights=None, seed: int = 0):
         self.model_config, self.attention_config, self.engine_config = model_config, attention_config, engine_config
         self.device, self.dtype = device, dtype
@@ -71,7 +72,7 @@ class ModelRunner:
     def _activation_bytes(self) -> int:
         """Room for one prefill step's activations and the logits (a generous estimate)."""
         m, cfg = self.model_config, self.engine_config
-        width = max(m.hidden_size * 4, m.intermediate_size * 3, m.num_attention_heads * m.head_dim * 3)
+        width = max(m.hidden_size * 4, m.intermediate_size * 3, m.num_heads * m.head_dim * 3)
         return int(cfg.max_num_batched_tokens * width * 4 * 2 + cfg.max_num_seqs * m.vocab_size * 4 * 3 + 2**30)
 
     # ---- building the inputs of one step ----

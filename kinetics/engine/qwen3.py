@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kinetics.engine.attention import Attention, ForwardMeta
-from kinetics.engine.config import ModelConfig
+from kinetics.models import ModelSpec
 
 
 # ---- the elementwise parts, written as plain functions so that a GPU can fuse each into one kernel ----
@@ -107,10 +107,10 @@ class RotaryEmbedding(nn.Module):
 class Qwen3Attention(nn.Module):
     """Loads as q_proj/k_proj/v_proj (Hugging Face names); fuse() then concatenates them into one qkv_proj."""
 
-    def __init__(self, config: ModelConfig, layer: int):
+    def __init__(self, config: ModelSpec, layer: int):
         super().__init__()
         self.layer = layer
-        self.hq, self.hkv, self.d = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+        self.hq, self.hkv, self.d = config.num_heads, config.num_kv_heads, config.head_dim
         self.eps = config.rms_norm_eps
         bias = config.attention_bias
         self.q_proj = nn.Linear(config.hidden_size, self.hq * self.d, bias=bias)
@@ -196,7 +196,7 @@ class Qwen3Experts(nn.Module):
 
 
 class Qwen3MoeBlock(nn.Module):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelSpec):
         super().__init__()
         self.top_k, self.norm_topk_prob = config.num_experts_per_tok, config.norm_topk_prob
         self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)
@@ -211,7 +211,7 @@ class Qwen3MoeBlock(nn.Module):
 
 
 class Qwen3DecoderLayer(nn.Module):
-    def __init__(self, config: ModelConfig, layer: int):
+    def __init__(self, config: ModelSpec, layer: int):
         super().__init__()
         self.self_attn = Qwen3Attention(config, layer)
         self.mlp = (Qwen3MoeBlock(config) if config.layer_is_moe(layer)
@@ -231,10 +231,10 @@ class Qwen3DecoderLayer(nn.Module):
 
 
 class Qwen3Model(nn.Module):
-    def __init__(self, config: ModelConfig, max_positions: int):
+    def __init__(self, config: ModelSpec, max_positions: int):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(Qwen3DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.layers = nn.ModuleList(Qwen3DecoderLayer(config, i) for i in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta, max_positions)
 
@@ -249,7 +249,7 @@ class Qwen3Model(nn.Module):
 
 
 class Qwen3ForCausalLM(nn.Module):
-    def __init__(self, config: ModelConfig, max_positions: int):
+    def __init__(self, config: ModelSpec, max_positions: int):
         super().__init__()
         self.config = config
         self.model = Qwen3Model(config, max_positions)
@@ -272,7 +272,7 @@ class Qwen3ForCausalLM(nn.Module):
         return self.lm_head(hidden).float()
 
     @classmethod
-    def empty(cls, config: ModelConfig, max_positions: int, dtype: torch.dtype,
+    def empty(cls, config: ModelSpec, max_positions: int, dtype: torch.dtype,
               device: torch.device) -> Qwen3ForCausalLM:
         """The model with uninitialised weights of `dtype` on `device` (built on meta: no wasted init)."""
         with torch.device("meta"):

@@ -188,9 +188,8 @@ def cost_attention(attention):
 def predicted_time(llm, workload: ReplayWorkload, hardware, batch_size: float) -> dict:
     """What kinetics.cost (exact convention) says the same work takes on `hardware` at the measured batch size."""
     from kinetics import cost
-    from kinetics.models import ModelSpec
 
-    spec = ModelSpec.from_config(_hf_config(llm), name=workload.model)
+    spec = llm.config
     attention = cost_attention(llm.attention)
     batch = max(batch_size, 1.0)
     seconds = flops = bytes_ = 0.0
@@ -203,16 +202,3 @@ def predicted_time(llm, workload: ReplayWorkload, hardware, batch_size: float) -
     return {"seconds": seconds, "flops": flops, "memory_bytes": bytes_, "batch_size": batch,
             "hardware": getattr(hardware, "name", str(hardware)), "convention": "exact", "overlap": "additive",
             "attention": attention.describe()}
-
-
-def _hf_config(llm) -> dict:
-    c = llm.config
-    out = {"architectures": [c.architecture], "model_type": "qwen3_moe" if c.is_moe else "qwen3",
-           "vocab_size": c.vocab_size, "hidden_size": c.hidden_size, "intermediate_size": c.intermediate_size,
-           "num_hidden_layers": c.num_hidden_layers, "num_attention_heads": c.num_attention_heads,
-           "num_key_value_heads": c.num_key_value_heads, "head_dim": c.head_dim,
-           "tie_word_embeddings": c.tie_word_embeddings}
-    if c.is_moe:
-        out.update(num_experts=c.num_experts, num_experts_per_tok=c.num_experts_per_tok,
-                   moe_intermediate_size=c.moe_intermediate_size)
-    return out
