@@ -1,0 +1,23 @@
+"""Best-of-N: draw k = 1..n of a problem's n samples; accuracy is the unbiased pass@k, cost the expected cost of k
+trials drawn from the n sampled lengths."""
+from __future__ import annotations
+
+import numpy as np
+
+from kinetics.frontier.choices import BOUNDS, Choices, _attention_of, _metric_arrays
+from kinetics.metrics import pass_at_k
+from kinetics.traces import ProblemArrays
+
+
+def best_of_n_choices(data: ProblemArrays, hardware, convention: str = "exact", sparse_options: dict | None = None,
+                      **cost_options) -> Choices:
+    from kinetics.cost import best_of_n_cost_arrays
+
+    n = data.n_samples
+    ks = np.arange(1, n + 1)
+    accuracy = pass_at_k(n, data.num_correct[:, None], ks[None, :])
+    arrays = best_of_n_cost_arrays(data.config.model, hardware, data.prompt_tokens, data.gen_tokens, ks,
+                                   _attention_of(data.config, sparse_options), convention, **cost_options)
+    tokens = ks[None, :] * data.gen_tokens.mean(axis=1, keepdims=True)
+    return Choices(data.config, "best-of-n", ks, np.full(n, data.config.budget), tokens,
+                   {bound: accuracy for bound in BOUNDS}, _metric_arrays(arrays), convention)
