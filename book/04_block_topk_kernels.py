@@ -65,7 +65,7 @@ if not GPU:
 
 from kinetics.kernels import (block_topk_decode, new_page_summaries, paged_decode, select_pages,  # noqa: E402
                               sparse_paged_decode, update_page_summaries)
-from kinetics.kernels import analysis  # noqa: E402
+from kinetics.bench import analysis  # noqa: E402
 from kinetics.kernels import reference as ref  # noqa: E402
 from kinetics.plots import kernels as kplots  # noqa: E402
 from kinetics.plots import style  # noqa: E402
@@ -117,7 +117,7 @@ display(Markdown(
 #
 # The page size trades these: small pages make the summaries (metadata) a large share of the bytes; large pages
 # make the selection coarse, because keeping one important token keeps its whole page. The byte model
-# (`kinetics.kernels.analysis.decode_traffic`) and a small experiment (`needle_recall`: random keys with a few
+# (`kinetics.bench.analysis.decode_traffic`) and a small experiment (`needle_recall`: random keys with a few
 # strong matches scattered at random, attention mass kept by block top-k at a fixed token budget) show both sides.
 
 # %%

@@ -8,7 +8,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from kinetics.errors import InputError  # noqa: E402
-from kinetics.kernels.analysis import decode_traffic, needle_recall  # noqa: E402
+from kinetics.bench.analysis import decode_traffic, needle_recall  # noqa: E402
 from kinetics.plots import kernels as plots  # noqa: E402
 
 

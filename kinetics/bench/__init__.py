@@ -4,6 +4,7 @@
 - ``provenance``  device, versions, commit, date and command of a measurement
 - ``attention``   `kinetics bench attention`: our decode kernels vs FlashInfer, and one Qwen3-8B layer
 - ``engine``      `kinetics bench engine`: the engine vs Hugging Face, trace replay, cost model vs clock
+- ``analysis``    chapter 4's byte model of a decode row and its page-size experiment (CPU)
 - ``frontier``    ``python -m kinetics.bench.frontier``: the seconds of the full frontier sweep (CPU)
 - ``compile_check``, ``summarize``: GPU-runner helpers (``benchmarks/attention_gpu.sh``)
 """
