@@ -75,7 +75,11 @@ if quick:
 # %% [markdown]
 # ## 5.1 The design: one concept per file
 #
-# The engine reads end to end in an afternoon. Each file holds one idea and its state is plain dataclasses:
+# The engine reads end to end in an afternoon. Each file holds one idea and its state is plain dataclasses. The
+# model it runs is not described here: `kinetics.models.ModelSpec`, read from the model's `config.json` by one strict
+# reader, is what the engine and chapter 1's cost model both take, so a shape the engine runs is the shape the cost
+# model prices; `config.py` holds only the engine's own settings (attention backend, limits). The command line
+# (`kinetics/cli/`) and the benchmarks that time the engine (`kinetics/bench/`) live outside it.
 
 # %%
 files = sorted(Path(engine.__file__).parent.glob("*.py"))
