@@ -24,6 +24,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_list_and_show(parser: argparse.ArgumentParser, list_presets, show_one, show_help: str,
+                      name_help: str | None = None) -> None:
+    """The `list [--json]` and `show NAME [--json]` actions of a group of presets (hardware, models)."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", help="list the presets")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=list_presets)
+    show = sub.add_parser("show", help=show_help)
+    show.add_argument("name", help=name_help)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=show_one)
+
+
 def _top_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
     parser = argparse.ArgumentParser(

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from kinetics.cli import add_list_and_show
 from kinetics.hardware import PRESETS, TERA, Hardware, get_hardware, resolve_hardware
 
 
@@ -20,14 +21,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    listing = sub.add_parser("list", help="list the presets")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=_cli_list)
-    show = sub.add_parser("show", help="show one preset")
-    show.add_argument("name")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=_cli_show)
+    add_list_and_show(parser, _cli_list, _cli_show, "show one preset")
 
 
 def _cli_list(args) -> int:

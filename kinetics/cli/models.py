@@ -4,18 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from kinetics.cli import add_list_and_show
 from kinetics.models import PRESET_CONFIGS, get_model
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    listing = sub.add_parser("list", help="list the presets")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=_cli_list)
-    show = sub.add_parser("show", help="show a preset or a config.json")
-    show.add_argument("name", help="preset name or path to a config.json / model directory")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=_cli_show)
+    add_list_and_show(parser, _cli_list, _cli_show, "show a preset or a config.json",
+                      "preset name or path to a config.json / model directory")
 
 
 def _cli_list(args) -> int:
