@@ -272,14 +272,14 @@ def stop_token_ids(weights: str | Path, tokenizer) -> tuple[int, ...]:
     return tuple(sorted(int(i) for i in ids))
 
 
-SHAPE_FIELDS = ("architectures", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                "intermediate_size", "vocab_size", "num_experts")
+SHAPE_FIELDS = ("architecture", "hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
+                "vocab_size", "num_experts")
 
 
 def model_name(weights: str | Path, name: str | None = None) -> str:
     """The model's name in the traces: --model, else the weights directory's name (Qwen3-8B -> qwen3-8b), else the
     preset whose shape config.json matches (a Hugging Face cache snapshot is named by a commit hash)."""
-    from kinetics.models import PRESET_CONFIGS, canonical_name
+    from kinetics.models import PRESET_CONFIGS, ModelSpec, canonical_name, get_model
 
     if name is not None:
         if canonical_name(name) not in PRESET_CONFIGS:
@@ -288,13 +288,9 @@ def model_name(weights: str | Path, name: str | None = None) -> str:
     by_directory = canonical_name(Path(weights).resolve().name)
     if by_directory in PRESET_CONFIGS:
         return by_directory
-    try:
-        config = json.loads((Path(weights) / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        raise InputError(f"{Path(weights) / 'config.json'}: not valid JSON") from None
-    shape = {key: config.get(key) for key in SHAPE_FIELDS} if isinstance(config, dict) else {}
-    matches = [preset for preset, preset_config in PRESET_CONFIGS.items()
-               if shape and all(shape[key] == preset_config.get(key) for key in SHAPE_FIELDS)]
+    spec = ModelSpec.from_config(Path(weights))
+    matches = [preset for preset in PRESET_CONFIGS
+               if all(getattr(spec, key) == getattr(get_model(preset), key) for key in SHAPE_FIELDS)]
     if len(matches) == 1:
         return matches[0]
     raise InputError(f"the weights directory name {Path(weights).name!r} is not a model the traces know "
