@@ -57,11 +57,11 @@ import torch
 from IPython.display import Markdown, display
 
 import kinetics.engine as engine
+from kinetics.bench.validation import (calibrate, calibrated_replay_seconds, load_results, mape, table,
+                                       validation_points)
 from kinetics.engine import LLM, AttentionConfig, SamplingParams
 from kinetics.engine.attention import Attention
 from kinetics.engine.replay import ReplayProblem, ReplayWorkload, load_workload, replay
-from kinetics.engine.validation import (calibrate, calibrated_replay_seconds, load_results, mape, table,
-                                        validation_points)
 from kinetics.errors import InputError
 from kinetics.plots import engine as eplots
 from kinetics.plots import style

@@ -7,8 +7,8 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from kinetics.engine.validation import (calibrate, calibrated_replay_seconds, default_device, load_results,  # noqa
-                                        mape, table, validation_points)
+from kinetics.bench.validation import (calibrate, calibrated_replay_seconds, default_device, load_results,  # noqa
+                                       mape, table, validation_points)
 from kinetics.errors import InputError  # noqa: E402
 
 

@@ -17,8 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from kinetics.errors import InputError
+from kinetics.models import PRESET_CONFIGS, canonical_name, get_model
 
-LAYERS = {"qwen3-0.6b": 28, "qwen3-1.7b": 28, "qwen3-4b": 36, "qwen3-8b": 36, "qwen3-14b": 40, "qwen3-32b": 64}
+
+def _layers(model: str) -> int | None:
+    """Decoder layers of a preset (None for a model the presets do not know)."""
+    return get_model(model).num_layers if canonical_name(model) in PRESET_CONFIGS else None
 
 
 def load_results(device: str) -> dict:
@@ -50,7 +54,7 @@ def validation_points(results: dict) -> list[dict]:
     points = []
     for kind, (_, kind_points, prov) in sorted(newest.items()):
         for p in kind_points:
-            points.append({**p, "layers": LAYERS.get(p["model"]), "commit": prov["commit"], "date": prov["date"]})
+            points.append({**p, "layers": _layers(p["model"]), "commit": prov["commit"], "date": prov["date"]})
     return points
 
 
@@ -129,7 +133,7 @@ def default_device(results_root: Path | None = None) -> str | None:
 
 def calibrated_replay_seconds(replay_row: dict, calibration: Calibration) -> float:
     """A replay's predicted time plus the calibrated per-layer overhead of each of its decode steps."""
-    layers = LAYERS.get(replay_row.get("model") or replay_row["workload"]["model"])
+    layers = _layers(replay_row.get("model") or replay_row["workload"]["model"])
     if layers is None:
         raise InputError(f"unknown layer count for {replay_row.get('model')!r}")
     kind = replay_row["attention"]["kind"]
