@@ -185,6 +185,9 @@ def test_weights_amortised_over_the_batch():
     one = generation_cost(QWEN8, B200, 155, 1000, batch_size=1)
     assert close(one.breakdown["bytes_weights"], QWEN8.params_matmul * 2 * 1000)
     assert generation_cost(QWEN8, B200, 155, 1000, convention="paper").breakdown["bytes_weights"] == 0
+    free_weights = generation_cost(QWEN8, B200, 155, 1000, batch_size=C.WEIGHTS_FREE)
+    assert free_weights.breakdown["bytes_weights"] == 0 and free_weights.breakdown["bytes_kv"] > 0
+    assert close(free_weights.memory_bytes, auto.memory_bytes - auto.breakdown["bytes_weights"])
     moe = get_model("qwen3-30b-a3b")
     at_one = generation_cost(moe, "h200", 155, 10, batch_size=1).breakdown["bytes_weights"]
     assert close(at_one, moe.params_matmul * 2 * 10)

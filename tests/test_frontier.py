@@ -225,10 +225,40 @@ def test_paper_convention_reproduces_the_published_cost_columns():
         if len(sources) != 1 or sources[0].startswith("aime24_qwen3-32b_local0_topk128_"):
             continue
         raw = pd.read_csv(next(root.rglob(sources[0])))
-        ours = choices.cost["eflops"][raw["query_id"].to_numpy(), raw["trial"].to_numpy() - 1]
+        assert set(raw["trial"]) == set(choices.knob), sources[0]   # the authors' k grid, not 1..n
+        column = np.searchsorted(choices.knob, raw["trial"].to_numpy())
+        ours = choices.cost["eflops"][raw["query_id"].to_numpy(), column]
         assert np.allclose(ours, raw["total_cost"].to_numpy() * 1e12, rtol=1e-12, atol=0), sources[0]
         checked += 1
     assert checked >= 40
+
+
+def _authors_oracle(raw: pd.DataFrame) -> F.Steps:
+    """The per-problem oracle frontier computed only from the authors' own total_cost and coverage columns."""
+    cost = raw.pivot(index="query_id", columns="trial", values="total_cost").to_numpy() * 1e12
+    coverage = raw.pivot(index="query_id", columns="trial", values="coverage").to_numpy()
+    return F.oracle_steps(cost, coverage)
+
+
+def test_paper_dense_frontier_is_the_one_from_the_authors_columns():
+    """Every dense model: the paper-convention oracle frontier (ours: lengths, prompt counts, pass@k) has the same
+    breakpoints as the one from the authors' total_cost/coverage columns, so it agrees at every cost point."""
+    root = real_dir()
+    table = traces.load_traces(root)
+    result = F.sweep(table, "b200", strategies=["best-of-n"], conventions=["paper", "exact"])
+    paper = result.per_model("best-of-n", "paper", "dense")
+    assert len(paper) == 6
+    for choices in paper:
+        source = table.loc[(table["model"] == choices.config.model) & (table["attention"] == "dense"), "source"]
+        authors = _authors_oracle(pd.read_csv(next(root.rglob(source.iloc[0]))))
+        ours = F.frontier(choices, "eflops").steps["estimate"]
+        assert np.allclose(ours.x, authors.x, rtol=1e-12, atol=0), choices.label
+        assert np.allclose(ours.y, authors.y, rtol=0, atol=1e-12), choices.label
+        between = np.sqrt(authors.x[1:] * authors.x[:-1])   # every cost point: between and at the breakpoints
+        assert np.allclose(ours.at(between), authors.at(between), atol=1e-12)
+    # the exact convention keeps every k = 1..n (a listed departure)
+    assert all(c.knob.tolist() == list(range(1, c.knob.size + 1)) and c.knob.size >= 8
+               for c in result.per_model("best-of-n", "exact", "dense"))
 
 
 def test_cli_json_csv_and_errors(tmp_path, capsys):
@@ -335,7 +365,10 @@ def test_figures_have_labels():
     assert any("wins: qwen3-14b" == t.get_text() for t in ax.get_legend().get_texts())
     table = F.choice_table(choices)
     fig = scaling.plot_iso_cost(table, "knob", "trials k")
-    assert len(fig.axes) == 4   # two maps and their colour bars
+    assert len(fig.axes) == 6   # two maps, each with an accuracy and a cost colour bar
+    # iso-cost marks stay inside one model's column: no line spans two categories of the model axis
+    for ax in fig.axes[:2]:
+        assert ax.lines and all(np.ptp(line.get_xdata()) < 1 for line in ax.lines)
     ratio = F.cost_ratio(choices, levels=np.array([0.2, 0.5]), n_boot=5)
     assert scaling.plot_cost_ratio({"case": ratio}).axes[0].get_yscale() == "log"
 

@@ -43,7 +43,7 @@ Every public name is importable from ``kinetics.cost``.
 from __future__ import annotations
 
 from kinetics.cost.base import (Attention, BATCH_CONTEXT, BYTE_TERMS, CONVENTIONS, COST_METRICS, Cost, DTYPE_BYTES,
-                                FLOP_TERMS, KINDS, OVERLAPS, TERMS, TERM_HELP, default_batch_size)
+                                FLOP_TERMS, KINDS, OVERLAPS, TERMS, TERM_HELP, WEIGHTS_FREE, default_batch_size)
 from kinetics.cost.exact import attended_keys, floor_sum, tri
 from kinetics.cost.paper import (PAPER_PARAMS, PAPER_SCRIPT_PARAMS, PAPER_SIGN, paper_attended_keys, paper_params,
                                  paper_terms)
@@ -54,7 +54,8 @@ from kinetics.cost.analysis import (attention_to_parameter_ratio, crossing_lengt
                                     parameter_and_attention_cost, simplifications)
 from kinetics.models import get_model
 
-__all__ = ["CONVENTIONS", "OVERLAPS", "COST_METRICS", "KINDS", "BATCH_CONTEXT", "DTYPE_BYTES", "FLOP_TERMS",
+__all__ = ["CONVENTIONS", "OVERLAPS", "COST_METRICS", "KINDS", "BATCH_CONTEXT", "WEIGHTS_FREE", "DTYPE_BYTES",
+           "FLOP_TERMS",
            "BYTE_TERMS", "TERMS", "TERM_HELP", "Attention", "Cost", "default_batch_size", "tri", "floor_sum",
            "attended_keys", "PAPER_PARAMS", "PAPER_SCRIPT_PARAMS", "PAPER_SIGN", "paper_params", "paper_attended_keys",
            "paper_terms", "generation_cost", "per_sample_cost_arrays", "max_order_weights", "best_of_n_cost_arrays",

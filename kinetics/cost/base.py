@@ -20,6 +20,8 @@ KINDS = ("dense", "topk", "blocktopk")
 
 #: Context a sequence may reach when the default batch size is chosen: the traces' max_len (prompt + generation).
 BATCH_CONTEXT = 32768
+#: batch_size meaning an unbounded batch: weight reads cost nothing per token (the paper's assumption).
+WEIGHTS_FREE = "unbounded"
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
 
 FLOP_TERMS = ("flops_params", "flops_attention", "flops_selection", "flops_prefill")
@@ -197,6 +199,8 @@ def default_batch_size(model, hardware, kv_dtype_bytes: float = 2, compute_dtype
 
 
 def _batch_size(model, hardware, batch_size, kv_dtype_bytes, compute_dtype, batch_context) -> float:
+    if isinstance(batch_size, str) and batch_size == WEIGHTS_FREE:
+        return math.inf   # an unbounded batch shares each weight read
     if batch_size is not None:
         check_positive("batch_size", batch_size)
         return float(batch_size)

@@ -40,7 +40,8 @@ def generation_cost(model, hardware, prompt_tokens: int, gen_tokens: int | Seque
     """Cost of N trials of one problem sharing a `prompt_tokens`-token prompt, totals in SI units.
 
     gen_tokens: one length (with `trials` = N, default 1) or one length per trial (N = len).
-    batch_size: sequences decoded together, over which weight reads are shared (exact only). Default: the largest
+    batch_size: sequences decoded together, over which weight reads are shared (exact only; WEIGHTS_FREE: an
+    unbounded batch, the weights read for free as the paper assumes). Default: the largest
     batch of `batch_context`-token sequences (32,768, the traces' max_len) whose KV fits the hardware's memory next
     to the weights (`default_batch_size`).
     compute_dtype: sets the peak and the intensity I; default bf16 (exact) or fp8 when the hardware has it (paper).

@@ -2,8 +2,9 @@
 
 Two strategies spend more inference on a problem:
 
-* best-of-N: draw k = 1..n of a problem's n samples; accuracy is the unbiased pass@k (`kinetics.metrics`), cost the
-  expected cost of k trials drawn from the n sampled lengths (`kinetics.cost.best_of_n_cost_arrays`).
+* best-of-N: draw k of a problem's n samples (exact convention: every k = 1..n; paper convention: the authors'
+  grid k in {1, 2, 4, 8, 16, 32} up to n, `PAPER_TRIALS`); accuracy is the unbiased pass@k (`kinetics.metrics`),
+  cost the expected cost of k trials drawn from the n sampled lengths (`kinetics.cost.best_of_n_cost_arrays`).
 * long chain-of-thought: cut every generation at G tokens (G = 2048, 4096, ..., 32768, the authors' grid); a sample
   keeps its answer only if it finished within G. Cost: one generation of min(length, G) tokens, averaged over the
   samples. The per-problem tables record *how many* samples were correct, not which, so the accuracy at G is bounded:
@@ -31,13 +32,14 @@ from __future__ import annotations
 
 from kinetics.frontier.choices import (ALLOCATIONS, ATTENTION_CHOICES, BOUNDS, CONVENTIONS, Choices,
                                        FRONTIER_ALLOCATIONS, LENGTH_BUDGETS, METRICS, STRATEGIES, UNITS, merge_budgets)
-from kinetics.frontier.best_of_n import best_of_n_choices
+from kinetics.frontier.best_of_n import PAPER_TRIALS, best_of_n_choices, trial_grid
 from kinetics.frontier.long_cot import long_cot_accuracy, long_cot_choices
 from kinetics.frontier.allocation import (Frontier, Steps, cost_grid, deployable_steps, frontier,
                                           mean_budget_oracle_steps, oracle_events, oracle_steps)
 from kinetics.frontier.envelope import envelope, threshold_model, winner_spans, winners_by_part
 from kinetics.frontier.stats import (CostRatio, DEFAULT_LEVELS, Growth, SparseGain, budget_growth, cost_ratio,
-                                     oracle_picks, reach_costs, replicate_frontiers, replicate_weights, sparse_gain,
+                                     envelope_growth, growth_curves, optimal_allocation, oracle_picks, per_doubling,
+                                     ratio_curves, reach_costs, replicate_frontiers, replicate_weights, sparse_gain,
                                      threshold_replicates)
 from kinetics.frontier.sweep import Sweep, choice_table, choices_for, frontier_points, sweep
 
@@ -47,4 +49,5 @@ __all__ = ["STRATEGIES", "METRICS", "ALLOCATIONS", "FRONTIER_ALLOCATIONS", "CONV
            "mean_budget_oracle_steps", "Frontier", "frontier", "cost_grid", "envelope", "winner_spans",
            "winners_by_part", "threshold_model", "replicate_weights", "replicate_frontiers", "reach_costs",
            "DEFAULT_LEVELS", "CostRatio", "cost_ratio", "threshold_replicates", "SparseGain", "sparse_gain", "Growth",
-           "oracle_picks", "budget_growth", "choices_for", "Sweep", "sweep", "choice_table", "frontier_points"]
+           "oracle_picks", "budget_growth", "PAPER_TRIALS", "trial_grid", "ratio_curves",
+           "growth_curves", "per_doubling", "envelope_growth", "optimal_allocation", "choices_for", "Sweep", "sweep", "choice_table", "frontier_points"]

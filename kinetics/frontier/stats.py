@@ -1,5 +1,6 @@
-"""Statistics over problems: bootstrap replicates of frontiers and reach costs, the FLOPs-vs-eFLOPs cost ratio,
-sparse-vs-dense gains and the growth of the optimal budget, each with its interval."""
+"""Statistics over problems: bootstrap replicates of frontiers and reach costs, the FLOPs-vs-eFLOPs cost ratio
+(re-optimised and strict), sparse-vs-dense gains, what the oracle picks along a frontier or an envelope and the
+growth of the optimal budget, each with its interval."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from kinetics.errors import InputError
-from kinetics.frontier.allocation import cost_grid, frontier, oracle_events, oracle_steps
+from kinetics.frontier.allocation import Frontier, cost_grid, frontier, oracle_events, oracle_steps
 from kinetics.frontier.choices import ALLOCATIONS, Choices
 from kinetics.frontier.envelope import _size, threshold_model
 from kinetics.metrics import bootstrap_weights, percentile_interval, Interval
@@ -103,25 +104,65 @@ class CostRatio:
     judge: str = "eflops"
 
 
-def cost_ratio(per_model: Sequence[Choices], allocation: str = "oracle", guide: str = "flops",
-               judge: str = "eflops", levels: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0,
-               bound: str = "estimate") -> CostRatio:
-    """At each accuracy level: the `judge` cost of the choice the `guide` metric calls cheapest, over the least
-    `judge` cost that reaches the level. With guide = FLOPs and judge = eFLOPs this is the paper's "compute-optimal
-    choices cost up to 3x more". A choice is a model with its allocation (oracle: per-problem k or G under a cap;
-    deployable: one k or G); within one model both metrics grow with k and G, so they agree on the knob and differ
-    on the model. Intervals resample problems (bootstrap of the max and of the median over levels)."""
+def _strict_paid(choices: Choices, guide: str, judge: str, caps: np.ndarray, weights: np.ndarray,
+                 bound: str) -> np.ndarray:
+    """The `judge` cap that affords the whole `guide`-optimal oracle configuration of one model: under each `guide`
+    cap, every problem's pick (its best choice within the cap), priced in `judge`; the configuration needs the
+    largest of those prices over the problems in the replicate. caps: (B, L) -> (B, L)."""
+    guide_cost, judge_cost, acc = choices.cost[guide], choices.cost[judge], choices.accuracy[bound]
+    finite = np.isfinite(caps)
+    distinct = np.unique(caps[finite])
+    if distinct.size == 0:
+        return np.full(caps.shape, np.inf)
+    picks = oracle_picks(guide_cost, acc, distinct)                                  # (Q, D)
+    rows = np.arange(picks.shape[0])[:, None]
+    priced = np.where(picks >= 0, judge_cost[rows, np.clip(picks, 0, None)], 0.0)   # (Q, D)
+    at = np.searchsorted(distinct, np.where(finite, caps, distinct[0]))             # (B, L)
+    present = weights > 0                                                            # (B, Q)
+    paid = np.max(np.where(present[:, :, None], priced.T[at].transpose(0, 2, 1), 0.0), axis=1)
+    return np.where(finite, paid, np.inf)
+
+
+def ratio_curves(per_model: Sequence[Choices], weights: np.ndarray, allocation: str = "oracle",
+                 guide: str = "flops", judge: str = "eflops", levels: np.ndarray | None = None,
+                 bound: str = "estimate", strict: bool = False):
+    """The cost ratio at every accuracy level in every replicate (rows of `weights`): (ratio (B, L), the guide's
+    pick (B, L), the judge's pick (B, L)), model indices into `per_model`, NaN where a level is not reached.
+
+    strict=False (the paper's): the guide picks the model; that model's cost is then re-optimised under the judge.
+    strict=True (oracle only): the guide's whole configuration, model and per-problem choice, is priced as is."""
     levels = DEFAULT_LEVELS if levels is None else np.asarray(levels, dtype=float)
-    weights = replicate_weights(_problems(per_model), n_boot, seed)
-    guide_cost = reach_costs(per_model, guide, levels, weights, allocation, bound)
+    weights = weights * (weights.shape[1] / weights.sum(axis=1, keepdims=True))   # jackknife rows sum to Q too
+    guide_cost = reach_costs(per_model, guide, levels, weights, allocation, bound)   # (M, B, L)
     judge_cost = reach_costs(per_model, judge, levels, weights, allocation, bound)
-    pick = guide_cost.argmin(axis=0)                                         # (B, levels)
+    pick = guide_cost.argmin(axis=0)
     reached = np.isfinite(guide_cost.min(axis=0))
-    paid = np.take_along_axis(judge_cost, pick[None], axis=0)[0]
+    if strict and allocation == "oracle":
+        strict_cost = np.stack([_strict_paid(c, guide, judge, guide_cost[m], weights, bound)
+                                for m, c in enumerate(per_model)])
+        paid = np.take_along_axis(strict_cost, pick[None], axis=0)[0]
+    elif strict and allocation != "deployable":    # deployable: one choice is the whole configuration already
+        raise InputError(f"a strict cost ratio needs allocation oracle or deployable, got {allocation!r}")
+    else:
+        paid = np.take_along_axis(judge_cost, pick[None], axis=0)[0]
     best = judge_cost.min(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(reached & np.isfinite(best), paid / best, np.nan)
-    judge_pick = judge_cost.argmin(axis=0)
+    return ratio, pick, judge_cost.argmin(axis=0)
+
+
+def cost_ratio(per_model: Sequence[Choices], allocation: str = "oracle", guide: str = "flops",
+               judge: str = "eflops", levels: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0,
+               bound: str = "estimate", strict: bool = False) -> CostRatio:
+    """At each accuracy level: the `judge` cost of the choice the `guide` metric calls cheapest, over the least
+    `judge` cost that reaches the level. With guide = FLOPs and judge = eFLOPs this is the paper's "compute-optimal
+    choices cost up to 3x more". A choice is a model with its allocation (oracle: per-problem k or G under a cap;
+    deployable: one k or G); by default the guide's model is re-optimised under the judge, `strict` prices the
+    guide's whole configuration (`ratio_curves`). Intervals resample problems (bootstrap of the max and of the
+    median over levels)."""
+    levels = DEFAULT_LEVELS if levels is None else np.asarray(levels, dtype=float)
+    weights = replicate_weights(_problems(per_model), n_boot, seed)
+    ratio, pick, judge_pick = ratio_curves(per_model, weights, allocation, guide, judge, levels, bound, strict)
 
     def reduce(values, how):
         finite = np.isfinite(values)
@@ -247,9 +288,10 @@ def oracle_picks(cost: np.ndarray, accuracy: np.ndarray, grid: np.ndarray) -> np
     return out
 
 
-def budget_growth(choices: Choices, metric: str = "eflops", points: int = 80, n_boot: int = 1000,
-                  seed: int = 0) -> Growth:
-    """Fit over the costs where every problem can afford a choice, up to where the oracle frontier stops rising."""
+def growth_curves(choices: Choices, metric: str = "eflops", points: int = 80):
+    """The oracle's picks along one model's frontier: the grid (from the cost where every problem can afford a
+    choice to where the frontier stops rising) and the KV budget and generated tokens of each problem's pick,
+    (Q, grid) each."""
     cost, acc = choices.cost[metric], choices.accuracy["estimate"]
     start = cost.min(axis=1).max()
     steps = oracle_steps(cost, acc)
@@ -259,17 +301,78 @@ def budget_growth(choices: Choices, metric: str = "eflops", points: int = 80, n_
     grid = np.geomspace(start, stop, points)
     picks = oracle_picks(cost, acc, grid)                              # (Q, G), all >= 0 on this grid
     rows = np.arange(cost.shape[0])[:, None]
-    budgets = choices.budget[picks].astype(float)
-    tokens = choices.tokens[rows, picks]
-    weights = replicate_weights(cost.shape[0], n_boot, seed)
-    mean_budget = weights @ budgets / cost.shape[0]                     # (B, G)
-    mean_tokens = weights @ tokens / cost.shape[0]
-    x = np.log2(grid)
+    return grid, choices.budget[picks].astype(float), choices.tokens[rows, picks]
 
-    def per_doubling(values):
-        slopes = np.polyfit(x, np.log2(values).T, 1)[0]                 # one fit per replicate
-        return 2.0 ** slopes
 
-    b, t = per_doubling(mean_budget), per_doubling(mean_tokens)
+def per_doubling(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Growth per doubling of cost, 2 ** (slope of log2 values against log2 cost), one fit per row of (B, grid)."""
+    return 2.0 ** np.polyfit(np.log2(grid), np.log2(np.atleast_2d(values)).T, 1)[0]
+
+
+def budget_growth(choices: Choices, metric: str = "eflops", points: int = 80, n_boot: int = 1000,
+                  seed: int = 0) -> Growth:
+    """Fit over the costs where every problem can afford a choice, up to where the oracle frontier stops rising."""
+    grid, budgets, tokens = growth_curves(choices, metric, points)
+    weights = replicate_weights(budgets.shape[0], n_boot, seed)
+    mean_budget = weights @ budgets / budgets.shape[0]                  # (B, G)
+    mean_tokens = weights @ tokens / budgets.shape[0]
+    b, t = per_doubling(grid, mean_budget), per_doubling(grid, mean_tokens)
     return Growth(grid, mean_budget[0], mean_tokens[0], percentile_interval(b[0], b[1:]),
                   percentile_interval(t[0], t[1:]))
+
+
+def envelope_growth(per_model: Sequence[Choices], weights: np.ndarray, metric: str = "eflops",
+                    points: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Growth per doubling of cost of the mean KV budget and tokens the oracle picks along the cross-model envelope
+    (at each cost, the picks of the model that wins it), one value per row of `weights` (B, Q): (budget (B,),
+    tokens (B,), grid). The fit runs from the first cost where the winner has a choice for every problem to where
+    the envelope stops rising."""
+    frontiers = [frontier(c, metric) for c in per_model]
+    grid = cost_grid(frontiers, points)
+    weights = np.vstack([np.ones(weights.shape[1]), weights])   # row 0: the data, which fixes the fit range
+    weights = weights * (weights.shape[1] / weights.sum(axis=1, keepdims=True))
+    values = replicate_frontiers(per_model, metric, grid, weights)            # (M, B, G)
+    order = np.argsort([_size(c.config.model) for c in per_model], kind="stable")
+    winner = order[values[order].argmax(axis=0)]                              # (B, G), ties: the smaller model
+    budget_mean, token_mean, covered = [], [], []
+    for c in per_model:
+        picks = oracle_picks(c.cost[metric], c.accuracy["estimate"], grid)    # (Q, G)
+        ok = picks >= 0
+        rows = np.arange(picks.shape[0])[:, None]
+        budget = np.where(ok, c.budget[np.clip(picks, 0, None)], 0.0)
+        tokens = np.where(ok, c.tokens[rows, np.clip(picks, 0, None)], 0.0)
+        count = weights @ ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            budget_mean.append(weights @ budget / count)
+            token_mean.append(weights @ tokens / count)
+        covered.append(ok.all(axis=0))
+
+    def of_winner(stack):
+        return np.take_along_axis(np.stack(stack), winner[None], axis=0)[0]
+
+    budget, tokens = of_winner(budget_mean)[1:], of_winner(token_mean)[1:]
+    covered = np.stack(covered)[winner[0], np.arange(grid.size)]
+    env = values.max(axis=0)[0]
+    start = int(np.argmax(covered)) if covered.any() else 0
+    stop = int(np.argmax(env >= env.max() - 1e-12))
+    span = slice(start, max(stop, start + 1) + 1)
+    return per_doubling(grid[span], budget[:, span]), per_doubling(grid[span], tokens[:, span]), grid[span]
+
+
+def optimal_allocation(frontiers: Sequence[Frontier], env: pd.DataFrame) -> pd.DataFrame:
+    """Along an oracle envelope: at each grid cost the winning model, its size, and the mean k or G (and generated
+    tokens) its oracle picks over the problems that can afford a choice (the paper's Fig. 3b/d)."""
+    by_label = {f.config.label: f for f in frontiers}
+    grid = env["cost"].to_numpy()
+    knob, tokens = np.full(grid.size, np.nan), np.full(grid.size, np.nan)
+    for label in env["setting"].dropna().unique():
+        f = by_label[label]
+        at = np.flatnonzero((env["setting"] == label).to_numpy())
+        picks = oracle_picks(f.choices.cost[f.metric], f.choices.accuracy["estimate"], grid[at])   # (Q, n)
+        ok = picks >= 0
+        rows = np.arange(picks.shape[0])[:, None]
+        with np.errstate(invalid="ignore"):
+            knob[at] = np.where(ok, f.choices.knob[np.clip(picks, 0, None)], 0).sum(axis=0) / ok.sum(axis=0)
+            tokens[at] = np.where(ok, f.choices.tokens[rows, np.clip(picks, 0, None)], 0).sum(axis=0) / ok.sum(axis=0)
+    params = [float(_size(m)) if m is not None else np.nan for m in env["model"]]
+    return pd.DataFrame({"cost": grid, "model": env["model"], "params": params, "knob": knob, "tokens": tokens})
