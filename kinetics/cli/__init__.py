@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cost": ("kinetics.cli.cost", "FLOPs, bytes, eFLOPs and seconds of N trials of one problem"),
     "traces": ("kinetics.cli.traces", "summarise reasoning traces: pass@1, lengths, share at the length cap"),
     "frontier": ("kinetics.cli.frontier", "accuracy-cost frontiers (best-of-N, long CoT) under FLOPs or eFLOPs"),
+    "verdicts": ("kinetics.cli.verdicts", "the paper's headline claims: ours with 95% CI, definition, verdict"),
     "eval": ("kinetics.cli.eval", "sample a model on AIME with real weights, grade, write Hugging Face traces"),
     "bench": ("kinetics.cli.bench", "benchmark the attention kernels against FlashInfer on a GPU"),
     "generate": ("kinetics.cli.generate", "run the engine on prompt token ids (real or random weights)"),
