@@ -17,12 +17,13 @@ CURVE_COLORS = {"dense": "#333333", "topk": "#C44E52", "blocktopk": "#4C72B0",
 CURVE_STYLES = {**ATTENTION_STYLES, "oracle": "-", "oracle-mean": "--", "deployable": ":"}
 
 
-def _figure(ncols: int = 1, width: float = 7.5, height: float = 4.5):
+def _figure(ncols: int = 1, width: float = 7.5, height: float = 4.5, nrows: int = 1):
+    """A styled figure and its axes: a list (one row) or, with nrows > 1, a (rows, cols) array."""
     import matplotlib.pyplot as plt
 
     style()
-    fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
-    return fig, list(axes[0])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+    return fig, (list(axes[0]) if nrows == 1 else axes)
 
 
 def _model_color(model: str) -> str:
@@ -111,6 +112,25 @@ def _model_legend(fig, axes, ncol: int = 4) -> None:
                bbox_to_anchor=(0.5, 0.0))
 
 
+LAW_NAMES = {"flops": "old law: FLOPs = 2 P x tokens", "eflops": "Kinetics law: eFLOPs"}
+UNITS = {"flops": "FLOP", "flops-attn": "FLOP", "eflops": "eFLOP"}
+
+
+def law_panels(per_model, label: str, allocation: str = "oracle", points: int = 200,
+               metrics: Sequence[str] = ("flops", "eflops")) -> list[dict]:
+    """The panels of `plot_laws` for one strategy: each model's frontier and the envelope under each metric."""
+    from kinetics import frontier as F
+
+    panels = []
+    for metric in metrics:
+        frontiers = [F.frontier(c, metric, allocation) for c in per_model]
+        grid = F.cost_grid(frontiers, points)
+        panels.append({"frontiers": frontiers, "grid": grid, "env": F.envelope(frontiers, grid),
+                       "title": f"{label}, {LAW_NAMES.get(metric, metric)}", "unit": UNITS[metric],
+                       "metric": metric})
+    return panels
+
+
 def plot_laws(panels: Sequence[Mapping], suptitle: str | None = None):
     """Side-by-side frontier panels (e.g. the old law under FLOPs, the Kinetics law under eFLOPs).
 
@@ -136,12 +156,17 @@ def plot_laws(panels: Sequence[Mapping], suptitle: str | None = None):
 
 def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequence[str] = ("flops", "eflops"),
                   titles: Sequence[str] | None = None, units: Sequence[str] = ("FLOP", "eFLOP")):
-    """Accuracy over model size x knob (trials or length budget), with iso-cost contours of each metric.
+    """Accuracy over model size x knob (trials or length budget), with iso-cost marks of each metric.
 
-    `table`: columns model, params, `knob`, accuracy, and one column per metric (mean cost per problem).
-    Near-vertical contours mean the cost is set by the model size, horizontal ones that it is set by the knob.
+    `table`: columns model, params, `knob`, accuracy, and one column per metric (mean cost per problem). The model
+    axis is categorical, so an iso-cost level is marked inside each model's column (where that model's cost crosses
+    it, interpolated along the knob) and never joined across models. Marks low in a column: that model reaches the
+    level with few trials or tokens; a level absent from a column: the model is dearer than it at every knob.
     """
-    fig, axes = _figure(len(metrics), width=5.1 * len(metrics), height=4.6)
+    from matplotlib import cm, colors
+
+    fig, axes = _figure(len(metrics), width=6.6 * len(metrics), height=4.6)
+    fig.set_layout_engine("constrained")
     models = table.sort_values("params")["model"].unique().tolist()
     knobs = sorted(table[knob].unique())
     acc = table.pivot_table(index=knob, columns="model", values="accuracy").reindex(index=knobs, columns=models)
@@ -152,8 +177,15 @@ def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequ
         logs = np.log10(cost.to_numpy())
         finite = logs[np.isfinite(logs)]
         levels = np.arange(np.floor(finite.min() * 2) / 2, np.ceil(finite.max() * 2) / 2 + 0.01, 0.5)
-        lines = ax.contour(x, y, np.ma.masked_invalid(logs), levels=levels, cmap="plasma", linewidths=1.4)
-        ax.clabel(lines, fmt=lambda v: f"1e{v:g}", fontsize=8.5)
+        norm = colors.Normalize(levels.min(), levels.max())
+        for column in range(len(models)):
+            ok = np.isfinite(logs[:, column])
+            if ok.sum() < 2:
+                continue
+            for level in levels:
+                if logs[ok, column].min() <= level <= logs[ok, column].max():
+                    row = np.interp(level, logs[ok, column], y[ok])
+                    ax.plot([column - 0.42, column + 0.42], [row, row], color=cm.plasma(norm(level)), linewidth=2.0)
         ax.set_xticks(x, [m.replace("qwen3-", "") for m in models])
         ax.set_yticks(y, [f"{k:g}" for k in knobs])
         if len(knobs) > 12:
@@ -162,9 +194,85 @@ def plot_iso_cost(table: pd.DataFrame, knob: str, knob_label: str, metrics: Sequ
         ax.set_xlabel("Qwen3 model size")
         ax.set_ylabel(knob_label)
         ax.grid(False)
-        title = titles[i] if titles else f"iso-{metric} contours ({units[i]}, log10)"
+        title = titles[i] if titles else f"iso-{metric} marks ({units[i]}, log10)"
         ax.set_title(title)
-        fig.colorbar(mesh, ax=ax, label="accuracy (%)")
+        fig.colorbar(mesh, ax=ax, label="accuracy (%)", fraction=0.05)
+        fig.colorbar(cm.ScalarMappable(norm=norm, cmap="plasma"), ax=ax, label=f"log10 {units[i]} per problem",
+                     fraction=0.05)
+    return fig
+
+
+def plot_optimal_choice(panels: Mapping[str, tuple], knob_label: str, title: str | None = None):
+    """The paper's Fig. 3 (b, d): along each envelope, the optimal model size and the mean k or G its oracle picks,
+    against the budget. `panels`: law name -> (optimal_allocation table, cost unit); one row of two axes each."""
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = _figure(2, width=10.0, height=3.3 * len(panels), nrows=len(panels))
+    axes = np.atleast_2d(axes)
+    for row, (name, (table, unit)) in zip(axes, panels.items()):
+        for ax, column, label in ((row[0], "params", "optimal model (parameters)"), (row[1], "knob", knob_label)):
+            for model, part in table.groupby("model", sort=False):
+                ax.scatter(part["cost"], part[column], s=9, color=_model_color(model), label=model, zorder=3)
+            ax.step(table["cost"], table[column], where="post", color="#999999", linewidth=0.8)
+            ax.set_xscale("log")
+            ax.set_xlabel(_cost_label(unit))
+            ax.set_ylabel(label)
+            ax.set_title(name, fontsize=10.5)
+        row[0].set_yscale("log")
+        sizes = sorted(table["params"].dropna().unique())
+        row[0].set_yticks(sizes, [f"{v / 1e9:.1f}B" for v in sizes])
+        row[0].yaxis.set_minor_formatter(NullFormatter())
+    handles = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    handles = dict(sorted(handles.items(), key=lambda item: list(MODEL_COLORS).index(item[0])
+                          if item[0] in MODEL_COLORS else 99))
+    fig.set_layout_engine(None)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95 if title else 1))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=6, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_kv_vs_params(models: Sequence, kv_dtype_bytes: float = 2):
+    """KV bytes per token against parameters, log-log, with the fitted growth per doubling of parameters."""
+    fig, (ax,) = _figure(height=4.2)
+    params = np.array([m.params_total for m in models], dtype=float)
+    kv = np.array([m.kv_bytes_per_token(kv_dtype_bytes) for m in models], dtype=float)
+    slope = np.polyfit(np.log2(params), np.log2(kv), 1)
+    for m, p, k in zip(models, params, kv):
+        ax.scatter(p, k / 1024, s=40, color=_model_color(m.name), label=m.name, zorder=3)
+    ax.plot(params, 2 ** np.polyval(slope, np.log2(params)) / 1024, color="#777777", linestyle="--",
+            label=f"fit: x{2 ** slope[0]:.2f} per doubling of parameters")
+    ax.plot(params, kv[0] * params / params[0] / 1024, color="#BBBBBB", linestyle=":", label="proportional to P")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel(f"KV cache per token (KiB, {kv_dtype_bytes:g} bytes/element)")
+    ax.legend(loc="upper left", fontsize=8.5, frameon=False)
+    return fig
+
+
+def plot_gain_curves(curves: Mapping[str, tuple], marks: Mapping[str, float] | None = None, unit: str = "eFLOP",
+                     title: str | None = None):
+    """Accuracy gain of sparse over dense (points) against cost per problem, one line per case; `marks`: the
+    paper's numbers as horizontal lines (label -> points)."""
+    fig, (ax,) = _figure(height=4.6)
+    for i, (name, (grid, gain, kind)) in enumerate(curves.items()):
+        ax.plot(grid, 100 * gain, color=CURVE_COLORS.get(kind, f"C{i}"), linestyle=["-", "--", ":", "-."][i % 4],
+                linewidth=1.6, label=name)
+    for i, (label, points) in enumerate((marks or {}).items()):
+        ax.axhline(points, color="#999999", linewidth=0.9, linestyle=[(0, (4, 2)), (0, (1, 2)), "-."][i % 3],
+                   label=label)
+    ax.axhline(0, color="black", linewidth=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel(_cost_label(unit))
+    ax.set_ylabel("accuracy gain over dense (points)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8.5)
+    if title:
+        ax.set_title(title)
     return fig
 
 
@@ -197,12 +305,10 @@ def plot_cost_ratio(ratios: Mapping[str, object], title: str | None = None):
     return fig
 
 
-def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str | None = None,
-                   marks: Sequence[tuple] = ()):
-    """Envelopes (over models) side by side. curves: label -> (grid, accuracy, kind); kind "dense", "topk" or
-    "blocktopk" sets the book's colour and line style for that attention, anything else takes the next colour.
+def draw_envelopes(ax, curves: Mapping[str, tuple], unit: str = "eFLOP", marks: Sequence[tuple] = ()) -> None:
+    """Envelope curves on one axes. curves: label -> (grid, accuracy, kind); kind "dense", "topk" or "blocktopk"
+    sets the book's colour and line style for that attention, anything else takes the next colour.
     marks: (cost, accuracy, text) annotations, or (cost, lower, upper, text) for a gap."""
-    fig, (ax,) = _figure()
     for label, (grid, accuracy, kind) in curves.items():
         ax.step(grid, 100 * np.asarray(accuracy), where="post", linewidth=2.0, color=CURVE_COLORS.get(kind, None),
                 linestyle=CURVE_STYLES.get(kind, "-"), label=label)
@@ -221,9 +327,25 @@ def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str 
     ax.set_xlabel(_cost_label(unit))
     ax.set_ylabel("accuracy on AIME24 (%)")
     ax.set_ylim(0, 100)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", fontsize=8.5)
+
+
+def plot_envelopes(curves: Mapping[str, tuple], unit: str = "eFLOP", title: str | None = None,
+                   marks: Sequence[tuple] = ()):
+    """Envelopes (over models) on one axes (`draw_envelopes`)."""
+    fig, (ax,) = _figure()
+    draw_envelopes(ax, curves, unit, marks)
     if title:
         ax.set_title(title)
+    return fig
+
+
+def plot_envelope_panels(panels: Mapping[str, Mapping[str, tuple]], unit: str = "eFLOP"):
+    """Envelopes side by side, one panel per title (e.g. best-of-N next to long CoT)."""
+    fig, axes = _figure(len(panels), width=5.2 * len(panels), height=4.6)
+    for ax, (title, curves) in zip(axes, panels.items()):
+        draw_envelopes(ax, curves, unit)
+        ax.set_title(title, fontsize=10.5)
     return fig
 
 
