@@ -95,8 +95,11 @@ display(HTML('<table style="table-layout:fixed;width:100%;font-size:0.85em">'
 # %% [markdown]
 # Intervals are paired bootstraps: both arms of a comparison see the same resample of
 # the problems. A maximum over a curve (the `_max` ratios and the low-cost gains) gets a
-# percentile interval and is descriptive only; the rest get BCa intervals. The GPU rows
-# are read from the project's saved benchmark results, with their device and date.
+# percentile interval and is descriptive only; the others get BCa intervals, or
+# percentile ones where BCa is undefined (some resamples never reach the accuracy
+# compared); `kinetics verdicts --json` names the method of each row (`ci_method`). The
+# GPU rows are read from the project's saved benchmark results, with their device and
+# date.
 
 # %% tags=["hide-input"]
 p, e = found["paper"], found["exact"]
