@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from kinetics.errors import InputError
@@ -62,10 +63,23 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    tp, dp = getattr(args, "tp", 1), getattr(args, "dp", 1)
+    ranks = max(tp, dp)
+    quiet = ranks > 1 and "WORLD_SIZE" in os.environ and int(os.environ.get("RANK", "0")) > 0
     try:
+        if tp < 1 or dp < 1 or (tp > 1 and dp > 1):
+            raise InputError(f"--tp and --dp must be >= 1 and only one of them above 1, got --tp {tp} --dp {dp}")
+        if ranks > 1 and "WORLD_SIZE" not in os.environ:     # start the ranks here (torchrun starts them itself)
+            from kinetics.engine.parallel import launch_local
+
+            return launch_local(ranks, argv, getattr(args, "device", "cpu"))
+        if quiet:                                             # ranks other than 0 compute; rank 0 reports
+            sys.stdout = open(os.devnull, "w")
+            logging.getLogger().setLevel(logging.ERROR)
         return int(args.func(args) or 0)
     except InputError as error:
-        print(f"kinetics: error: {error}", file=sys.stderr)
+        if not quiet:
+            print(f"kinetics: error: {error}", file=sys.stderr)
         return 2
 
 

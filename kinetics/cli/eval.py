@@ -5,6 +5,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from kinetics.cli.engine_options import add_parallel_args
 from kinetics.errors import InputError
 from kinetics.eval import (MAX_LENGTH, MAX_NEW_TOKENS, TASKS, TEMPERATURE, TOP_K, TOP_P, EvalSettings,
                            _check_weights_dir, problems_for, run_eval)
@@ -49,6 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="default: fp32 on CPU, bf16 on CUDA")
     parser.add_argument("--max-num-seqs", type=int, help="engine: requests decoded together")
+    add_parallel_args(parser, data_parallel=True)
     parser.add_argument("--chunk", type=int, default=0, metavar="N",
                         help="generate N samples per engine call and checkpoint after each (FILE.jsonl.partial); "
                         "a rerun with the same settings resumes (default 0: all in one call, no checkpoint)")
@@ -74,8 +76,11 @@ def run(args) -> int:
     limits = {"max_num_seqs": args.max_num_seqs} if args.max_num_seqs else {}
     if args.chunk < 0:
         raise InputError(f"--chunk must be >= 0, got {args.chunk}")
+    limits["tensor_parallel"] = args.tp
     result = run_eval(args.weights, settings, problems, args.out, args.model, device, args.dtype,
-                      progress=True, engine_limits=limits, chunk=args.chunk)
+                      progress=True, engine_limits=limits, chunk=args.chunk, data_parallel=args.dp)
+    if result is None:       # a helper rank of --dp: rank 0 reports
+        return 0
     print(json.dumps({"out": str(result.path), "pass@1": round(result.pass_at_1, 2),
                       f"pass@{settings.trials}": round(result.pass_at_trials, 2), "samples": result.samples,
                       "generated_tokens": result.generated_tokens, "wall_s": round(result.wall_s, 2),

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from kinetics.engine.parallel import read_shard
 from kinetics.errors import InputError
 
 _EXPERT = re.compile(r"^(model\.layers\.\d+\.mlp\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$")
@@ -52,7 +53,7 @@ def load_weights(model: torch.nn.Module, directory: Path) -> None:
     for path in checkpoint_files(directory):
         with safe_open(str(path), framework="pt", device="cpu") as f:
             for name in f.keys():
-                tensor = f.get_tensor(name)
+                tensor = read_shard(f, name)
                 if tied and name == "lm_head.weight":
                     continue
                 match = _EXPERT.match(name)
@@ -87,3 +88,23 @@ def _copy(param: torch.Tensor, tensor: torch.Tensor, name: str, path: Path) -> N
         raise InputError(f"{path.name}: tensor {name!r} has shape {tuple(tensor.shape)}, the config implies "
                          f"{tuple(param.shape)}")
     param.copy_(tensor)
+
+
+@torch.no_grad()
+def save_random_checkpoint(config: dict, directory: Path, seed: int = 0) -> Path:
+    """A model directory (config.json + model.safetensors) of seeded random weights for the Hugging Face config
+    `config`: what tests and chapters load when they need a checkpoint and have no real one."""
+    from safetensors.torch import save_file
+
+    from kinetics.engine.config import load_model_spec
+    from kinetics.engine.qwen3 import Qwen3ForCausalLM
+
+    model = Qwen3ForCausalLM.empty(load_model_spec(config), 8, torch.float32, torch.device("cpu"))
+    model.init_random(seed)
+    tensors = {name: t.contiguous() for name, t in model.state_dict().items()
+               if not (config.get("tie_word_embeddings") and name == "lm_head.weight")}
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    save_file(tensors, str(directory / "model.safetensors"))
+    return directory

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetics.engine import parallel
 from kinetics.engine.attention import Attention, ForwardMeta
 from kinetics.models import ModelSpec
 
@@ -134,7 +135,7 @@ class Qwen3Attention(nn.Module):
         q, k, v = fused(qk_norm_rope, qkv, self.q_norm.weight, self.k_norm.weight, cos, sin,
                         self.hq, self.hkv, self.d, self.eps)
         out = attention(self.layer, q, k, v, meta)
-        return self.o_proj(out.reshape(x.shape[0], self.hq * self.d))
+        return parallel.all_reduce(self.o_proj(out.reshape(x.shape[0], self.hq * self.d)))
 
 
 def _concat_linear(parts) -> nn.Linear:
@@ -165,11 +166,16 @@ class Qwen3MLP(nn.Module):
     def forward(self, x):
         gate_up = self.gate_up_proj(x) if self.gate_up_proj is not None else torch.cat(
             [self.gate_proj(x), self.up_proj(x)], dim=-1)
-        return self.down_proj(fused(silu_mul, gate_up))
+        return parallel.all_reduce(self.down_proj(fused(silu_mul, gate_up)))
 
 
 class Qwen3Experts(nn.Module):
-    """E SwiGLU experts stacked: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I]."""
+    """E SwiGLU experts stacked: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I].
+
+    The (token, expert) pairs are sorted by expert and each expert multiplies its rows in one grouped matrix
+    product (torch._grouped_mm): no expert's row count ever reaches the host, so a decode step can be captured in a
+    CUDA graph. Torch builds without it loop over the experts some token picked (a host sync per step).
+    """
 
     def __init__(self, num_experts: int, hidden: int, intermediate: int):
         super().__init__()
@@ -177,22 +183,35 @@ class Qwen3Experts(nn.Module):
         self.down_proj = nn.Parameter(torch.empty(num_experts, hidden, intermediate))
 
     def forward(self, x, experts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros_like(x)
         flat = experts.flatten()
         order = flat.argsort(stable=True)
-        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
         token_of = order // experts.shape[1]
+        scale = weights.flatten()[order, None]
+        if not GROUPED_MM or (x.is_cuda and x.dtype != torch.bfloat16):   # CUDA grouped products: bf16 only
+            return self._loop(x, flat, order, token_of, scale)
+        # group e's rows end where the sorted expert ids pass e
+        ends = torch.searchsorted(flat[order], torch.arange(self.gate_up_proj.shape[0], device=x.device),
+                                  right=True).to(torch.int32)
+        gate, up = torch._grouped_mm(x[token_of], self.gate_up_proj.transpose(1, 2), offs=ends).chunk(2, dim=-1)
+        y = torch._grouped_mm(F.silu(gate) * up, self.down_proj.transpose(1, 2), offs=ends)
+        return torch.zeros_like(x).index_add_(0, token_of, y * scale)
+
+    def _loop(self, x, flat, order, token_of, scale) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
         start = 0
         for e, n in enumerate(counts):     # only the experts some token picked do any work
             if n == 0:
                 continue
-            rows = order[start:start + n]
             tokens = token_of[start:start + n]
-            start += n
             gate, up = F.linear(x[tokens], self.gate_up_proj[e]).chunk(2, dim=-1)
             y = F.linear(F.silu(gate) * up, self.down_proj[e])
-            out.index_add_(0, tokens, y * weights.flatten()[rows, None])
+            out.index_add_(0, tokens, y * scale[start:start + n])
+            start += n
         return out
+
+
+GROUPED_MM = hasattr(torch, "_grouped_mm")
 
 
 class Qwen3MoeBlock(nn.Module):
@@ -207,7 +226,7 @@ class Qwen3MoeBlock(nn.Module):
         weights, experts = probs.topk(self.top_k, dim=-1)
         if self.norm_topk_prob:
             weights = weights / weights.sum(-1, keepdim=True)
-        return self.experts(x, experts, weights.to(x.dtype))
+        return parallel.all_reduce(self.experts(x, experts, weights.to(x.dtype)))
 
 
 class Qwen3DecoderLayer(nn.Module):
@@ -233,7 +252,7 @@ class Qwen3DecoderLayer(nn.Module):
 class Qwen3Model(nn.Module):
     def __init__(self, config: ModelSpec, max_positions: int):
         super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_tokens = parallel.VocabParallelEmbedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(Qwen3DecoderLayer(config, i) for i in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta, max_positions)
@@ -250,10 +269,12 @@ class Qwen3Model(nn.Module):
 
 class Qwen3ForCausalLM(nn.Module):
     def __init__(self, config: ModelSpec, max_positions: int):
+        """`config` is the whole model's shape; under tensor parallel each rank builds its slice of it."""
         super().__init__()
         self.config = config
-        self.model = Qwen3Model(config, max_positions)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        local = parallel.shard_config(config, parallel.world_size())
+        self.model = Qwen3Model(local, max_positions)
+        self.lm_head = nn.Linear(config.hidden_size, local.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
@@ -269,7 +290,7 @@ class Qwen3ForCausalLM(nn.Module):
                 layer.mlp.fuse()
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(hidden).float()
+        return parallel.gather_vocab(self.lm_head(hidden).float())
 
     @classmethod
     def empty(cls, config: ModelSpec, max_positions: int, dtype: torch.dtype,
@@ -285,7 +306,8 @@ class Qwen3ForCausalLM(nn.Module):
 
     @torch.no_grad()
     def init_random(self, seed: int) -> None:
-        """Seeded random weights N(0, initializer_range), norms at 1; same seed and device type, same model."""
+        """Seeded random weights N(0, initializer_range), norms at 1; same seed and device type, same model.
+        Split over ranks, each tensor draws from its own stream (parallel.shard_generator)."""
         device = self.lm_head.weight.device
         generator = torch.Generator(device=device).manual_seed(seed)
         std = self.config.initializer_range
@@ -294,5 +316,7 @@ class Qwen3ForCausalLM(nn.Module):
                 param.fill_(1.0)
             elif name.endswith(".bias"):
                 param.zero_()
+            elif parallel.world_size() > 1:
+                param.normal_(0.0, std, generator=parallel.shard_generator(seed, name, device))
             else:
                 param.normal_(0.0, std, generator=generator)
