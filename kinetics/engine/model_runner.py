@@ -17,7 +17,6 @@ from kinetics.engine.config import AttentionConfig, EngineConfig
 from kinetics.models import ModelSpec
 from kinetics.engine.loader import load_weights
 from kinetics.engine import qwen3
-from kinetics.engine.qwen3 import Qwen3ForCausalLM
 from kinetics.engine.scheduler import ScheduledBatch
 from kinetics.errors import InputError
 
@@ -33,7 +32,8 @@ class ModelRunner:
         self.device, self.dtype = device, dtype
         self.memory: dict = {}        # how the GPU cache was sized (empty on CPU or when the size was given)
         max_len = engine_config.max_model_len or model_config.max_position_embeddings
-        self.model = Qwen3ForCausalLM.empty(model_config, max_len, dtype, device)
+        self.local_spec = parallel.shard_config(model_config, parallel.world_size())   # this rank's slice
+        self.model = qwen3.Qwen3ForCausalLM.empty(model_config, max_len, dtype, device)
         error = None
         if weights is not None:
             try:
@@ -48,11 +48,10 @@ class ModelRunner:
         self.num_pages = parallel.min_over_ranks(self._num_pages(max_len))
         self.max_model_len = min(max_len, self.num_pages * page)
         self.max_pages_per_seq = pages_for(self.max_model_len, page)
-        local = parallel.shard_config(model_config, parallel.world_size())   # this rank's heads
-        self.cache = PagedKVCache(local, attention_config, self.num_pages, dtype, device)
+        self.cache = PagedKVCache(self.local_spec, attention_config, self.num_pages, dtype, device)
         backend = engine_config.attention_backend
         use_triton = backend == "triton" or (backend == "auto" and device.type == "cuda")
-        self.attention = Attention(local, attention_config, self.cache, use_triton)
+        self.attention = Attention(self.local_spec, attention_config, self.cache, use_triton)
         if backend == "triton" and self.attention.kernels is None:
             raise InputError("attention_backend='triton' asked for, but kinetics.kernels cannot be imported")
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
@@ -75,8 +74,7 @@ class ModelRunner:
         torch.cuda.empty_cache()
         free, total = torch.cuda.mem_get_info(self.device)
         reserve = total * (1 - cfg.gpu_memory_utilization) + self._activation_bytes()
-        local = parallel.shard_config(self.model_config, parallel.world_size())
-        per_page = PagedKVCache.bytes_per_page(local, self.attention_config, self.dtype)
+        per_page = PagedKVCache.bytes_per_page(self.local_spec, self.attention_config, self.dtype)
         pages = int((free - reserve) // per_page)
         self.memory = {"free_bytes": free, "total_bytes": total, "reserve_bytes": int(reserve),
                        "returned_from_torch_cache_bytes": cached, "bytes_per_page": per_page, "pages": pages}
