@@ -1,6 +1,6 @@
 """`kinetics bench engine`: the engine on a GPU, timed, with provenance.
 
-Three parts, each written to the result JSON as soon as it is done:
+Four parts, each written to the result JSON as soon as it is done:
 
 targets   TARGETS.md's workload: Qwen3-0.6B shape (random weights), prompt 128, 512 forced new tokens, greedy,
           batch 64 and 256; Hugging Face `generate` on the same workload in the same run; the decode roofline
@@ -8,7 +8,11 @@ targets   TARGETS.md's workload: Qwen3-0.6B shape (random weights), prompt 128, 
 replay    AIME24 Qwen3-8B trace lengths (a workload JSON or the trace tables) replayed dense and block top-k.
 validate  the cost model against the clock: one decode step (CUDA graph replay + logits + argmax) timed over a grid
           of model shapes, batch sizes and contexts, dense and block top-k, against kinetics.cost's prediction for
-          the same step with the ceilings measured in this run.
+          the same step with the ceilings measured in this run; the step-time model is fitted on half the grid
+          and scored on the other half (step_model.json beside the output: the calibration of this GPU).
+saturated the steady state of a full KV cache: a snapshot of AIME24 Qwen3-8B requests caught at uniform points of
+          their recorded generations, as many as fill the cache, decoded for --saturated-steps steps, block top-k
+          (budget 1024, page 16) and dense on the same snapshot.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from kinetics.bench.timing import time_ms
 
 log = logging.getLogger(__name__)
 
-PARTS = ("targets", "replay", "validate")
+PARTS = ("targets", "replay", "validate", "saturated")
 VALIDATE_MODELS = ("qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b")
 VALIDATE_BATCHES = (1, 8, 32, 128, 256)
 VALIDATE_CONTEXTS = (1024, 4096, 16384, 32768)
@@ -156,6 +160,43 @@ def bench_replay(ceilings: dict, workload_source, problems: int, trials: int, sc
     return rows
 
 
+# ---- (b2) a saturated cache ----------------------------------------------------------------------------------------
+
+def bench_saturated(workload_source, model: str, trials: int, steps: int, fill: float, quick: bool) -> list[dict]:
+    """Block top-k (budget 1024, page 16) and dense on one snapshot of a full cache (kinetics.engine.replay)."""
+    from kinetics.engine import LLM, AttentionConfig
+    from kinetics.engine.replay import load_workload, saturated_replay, saturated_snapshot
+    from kinetics.models import get_model
+
+    model = "qwen3-0.6b" if quick else model
+    workload = load_workload(workload_source, "qwen3-8b", "aime24", trials, None, length_scale=0.05 if quick else 1.0)
+    longest = max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems)
+    rows, snapshot, num_pages = [], None, None
+    # block top-k first: its summaries take memory, so its page count bounds both runs (the same snapshot)
+    for attention in (AttentionConfig(kind="blocktopk", budget=1024, page_size=16), AttentionConfig()):
+        llm = LLM(get_model(model).config, device="cuda", seed=0, attention=attention,
+                  max_model_len=longest + 2 * attention.page_size, num_pages=num_pages,
+                  max_num_batched_tokens=2048)   # prefill chunks of long contexts: a bounded causal mask
+        if snapshot is None:
+            num_pages = llm.runner.num_pages
+            snapshot = saturated_snapshot(workload, num_pages, attention.page_size, steps, fill,
+                                          llm.engine_config.max_num_seqs)
+        row = saturated_replay(llm, snapshot)
+        row["model"] = model
+        row["workload"] = {k: v for k, v in workload.__dict__.items() if k != "problems"}
+        rows.append(row)
+        st = row["steady"]
+        log.info("saturated %s %s: %d requests, steady %.0f tok/s over %d steps (batch %.0f, occupancy %.2f-%.2f)",
+                 model, attention.kind, row["requests"], st["tokens_per_s"], st["decode_steps"], st["mean_batch"],
+                 st["occupancy_min"], st["occupancy_max"])
+        del llm
+        _release()
+    dense = rows[-1]["steady"]["tokens_per_s"]
+    for row in rows:
+        row["steady_speedup_vs_dense"] = row["steady"]["tokens_per_s"] / dense
+    return rows
+
+
 # ---- (c) cost model vs clock --------------------------------------------------------------------------------------
 
 def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict:
@@ -166,7 +207,7 @@ def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict
 
 
 def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
-                   kinds: tuple[str, ...] = ("dense", "blocktopk")) -> dict:
+                   kinds: tuple[str, ...] = ("dense", "blocktopk"), models: tuple[str, ...] = VALIDATE_MODELS) -> dict:
     import torch
 
     from kinetics.engine import LLM, AttentionConfig
@@ -175,7 +216,7 @@ def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
     from kinetics.models import get_model
 
     hardware = hardware_from_numbers(ceilings["matmul_tflops"], ceilings["copy_tbps"], name="measured")
-    models = ("qwen3-0.6b",) if quick else VALIDATE_MODELS
+    models = ("qwen3-0.6b",) if quick else models
     batches = (1, 8) if quick else VALIDATE_BATCHES
     contexts = (1024, 4096) if quick else VALIDATE_CONTEXTS
     points, skipped = [], []
@@ -203,7 +244,8 @@ def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
                         continue
                     ms = _time_step(runner, batch, context, pages_each)
                     predicted = step_prediction(spec, hardware, cost_attention(attention), batch, context)
-                    points.append({"model": name, "attention": attention.kind, "batch": batch, "context": context,
+                    points.append({"model": name, "layers": spec.num_layers, "attention": attention.kind,
+                                   "batch": batch, "context": context,
                                    "measured_s": ms * 1e-3, "predicted_s": predicted["seconds"],
                                    "predicted_compute_s": predicted["compute_seconds"],
                                    "predicted_memory_s": predicted["memory_seconds"]})
@@ -242,6 +284,19 @@ def _time_step(runner, batch: int, context: int, pages_each: int) -> float:
     @torch.inference_mode()
     def step():
         runner.graphs[size].replay()
-        runner.model.logits(runner._static_hidden[size][:batch]).argmax(-1)
+        runner.model.logits(runner._static_hidden[False, size][:batch]).argmax(-1)
 
-    return time_ms(step, repeats=10, warmup=2)["median_ms"]
+    return time_ms(step, min_runs=10)["median_ms"]
+
+
+def calibrate(result: dict, path) -> None:
+    """Fit this GPU's step model on half the grid, judge it on the other half, save it beside the results."""
+    from kinetics.bench.provenance import device_slug
+    from kinetics.step_time import fit_step_model
+
+    model = fit_step_model(result["validate"]["points"], device_slug(result["provenance"]["device"]),
+                           {**result["provenance"], "ceilings": result["ceilings"]})
+    model.save(path)
+    result["validate"]["step_model"] = {"path": path.name, "coefficients": model.coefficients, "fit": model.fit}
+    log.info("step model: %s", {k: f"held-out MAPE {100 * v['mape_heldout']:.1f}%" for k, v in model.fit.items()
+                                if v["mape_heldout"] is not None})

@@ -1,27 +1,25 @@
-"""GPU timing and the device's ceilings: CUDA-event medians, copy bandwidth, matmul rate (random data, never zeros)."""
+"""GPU timing and the device's ceilings: do_bench medians (L2 cleared), copy bandwidth, matmul rate (random data)."""
 from __future__ import annotations
 
 import statistics
 
 
-def time_ms(fn, repeats: int = 30, warmup: int = 3) -> dict:
-    """Median (and spread) of `repeats` CUDA-event timings of fn() after `warmup` calls."""
-    import torch
+TIMER = ("triton.testing.do_bench: CUDA events around each call, L2 cleared (256 MB buffer written) before "
+         "every call; median of >= 50 calls after do_bench's warm-up")
 
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
+
+def time_ms(fn, min_runs: int = 50) -> dict:
+    """Median (and spread) of at least `min_runs` timed calls of fn() through triton.testing.do_bench (TIMER)."""
+    from triton.testing import do_bench
+
+    rep = 100.0
+    while True:
+        times = sorted(do_bench(fn, warmup=25, rep=rep, return_mode="all"))
+        if len(times) >= min_runs:
+            break
+        rep *= 1.3 * min_runs / len(times)
     return {"median_ms": statistics.median(times), "p10_ms": times[len(times) // 10],
-            "p90_ms": times[(9 * len(times)) // 10], "repeats": repeats}
+            "p90_ms": times[(9 * len(times)) // 10], "runs": len(times)}
 
 
 def copy_bandwidth_tbps() -> float:
@@ -30,7 +28,7 @@ def copy_bandwidth_tbps() -> float:
 
     src = torch.randn(2**29, device="cuda")  # 2 GiB of float32
     dst = torch.empty_like(src)
-    t = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
+    t = time_ms(lambda: dst.copy_(src))["median_ms"]
     return 2 * src.numel() * 4 / (t * 1e-3) / 1e12
 
 
@@ -41,11 +39,11 @@ def measure_ceilings() -> dict:
     n = 1 << 30  # 2 GiB of bf16
     src = torch.randn(n, dtype=torch.bfloat16, device="cuda")
     dst = torch.empty_like(src)
-    copy_ms = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
+    copy_ms = time_ms(lambda: dst.copy_(src))["median_ms"]
     del src, dst
     a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     b = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
-    mm_ms = time_ms(lambda: a @ b, repeats=20)["median_ms"]
+    mm_ms = time_ms(lambda: a @ b)["median_ms"]
     del a, b
     torch.cuda.empty_cache()
     return {"copy_tbps": 2 * n * 2 / (copy_ms * 1e-3) / 1e12, "copy_ms": copy_ms,

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from kinetics.bench.attention import measure, sweep_shapes, tune
-from kinetics.bench.engine import PARTS, bench_replay, bench_targets, bench_validate
+from kinetics.bench.engine import (PARTS, VALIDATE_MODELS, bench_replay, bench_saturated, bench_targets,
+                                   bench_validate, calibrate)
 from kinetics.bench.provenance import device_slug, provenance
 from kinetics.bench.timing import measure_ceilings
 from kinetics.errors import InputError
@@ -39,7 +40,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def register_attention(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="only the TARGETS.md shapes, fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="only the TARGETS.md shapes")
     parser.add_argument("--out", type=Path, default=None,
                         help="output JSON (default data/results/<device>/attention.json)")
     parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
@@ -66,10 +67,10 @@ def run_attention(args) -> int:
         tune(out.with_name("tune.json"))
         return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
-    repeats = 15 if args.quick else 30
+    runs = 50
     layer_shapes = [] if args.no_layer else ([(256, 8192), (256, 32768)] if args.quick else
                                              [(256, 8192), (256, 16384), (256, 32768), (1024, 8192), (1024, 32768)])
-    result = measure(sweep_shapes(args.quick), flashinfer_on, repeats, layer_shapes, command)
+    result = measure(sweep_shapes(args.quick), flashinfer_on, runs, layer_shapes, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print_table(result, sys.stdout)
@@ -78,20 +79,19 @@ def run_attention(args) -> int:
 
 
 def print_table(result: dict, stream) -> None:
+    nan = float("nan")
     print(f"ceiling {result['ceiling_tbps']:.2f} TB/s ({result['ceiling_source']}); copy {result['copy_tbps']:.2f}",
           file=stream)
-    print(" rows   ctx pg sel g | dense ms  TB/s  FI ms  ours/FI | topk ms sel ms  floor x  anchor ms  vs dense "
-          "vs anchor | err", file=stream)
+    print(" rows   ctx pg sel | dense   FI ms ours/FI | topk ms  sel  attn FIattn floor x | strongest      ms  "
+          "ours/strongest | err", file=stream)
     for r in result["shapes"]:
-        fi = r.get("flashinfer_dense", {}).get("median_ms", float("nan"))
-        anchor = r.get("anchor_total", {}).get("median_ms", float("nan"))
-        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d} {r['group']}"
-              f"{'c' if r['page_order'] == 'contiguous' else ' '}| "
-              f"{r['ours_dense']['median_ms']:7.3f} {r['ours_dense']['tbps']:5.2f} {fi:6.3f} "
-              f"{r.get('dense_vs_flashinfer', float('nan')):7.2f} | {r['ours_topk']['median_ms']:7.3f} "
-              f"{r['ours_select']['median_ms']:6.3f} {r['topk_over_floor']:7.2f} {anchor:9.3f} "
-              f"{r.get('speedup_topk_vs_flashinfer_dense', float('nan')):8.1f} "
-              f"{r.get('topk_vs_anchor', float('nan')):9.2f}"
+        fi = r.get("flashinfer_dense", {}).get("median_ms", nan)
+        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d}"
+              f"{'c' if r['page_order'] == 'contiguous' else ' '}| {r['ours_dense']['median_ms']:6.3f} {fi:6.3f} "
+              f"{r.get('dense_vs_flashinfer', nan):6.2f} | {r['ours_topk']['median_ms']:6.3f} "
+              f"{r['ours_select']['median_ms']:5.3f} {r['ours_sparse_attn']['median_ms']:5.3f} "
+              f"{r.get('flashinfer_sparse_attn', {}).get('median_ms', nan):5.3f} {r['topk_over_floor']:6.2f} | "
+              f"{r.get('strongest', '-'):15s} {r.get('strongest_ms', nan):5.3f} {r.get('topk_vs_strongest', nan):6.2f}"
               f" | {max(r['rel_err_dense_vs_torch'], r['rel_err_topk_vs_torch']):.1e}", file=stream)
     for r in result["layer"]:
         print(f"layer B {r['batch']} ctx {r['context']}: dense {r['dense_tokens_per_s']:.0f} tok/s/GPU, "
@@ -113,6 +113,12 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validate-seconds", type=float, default=240,
                         help="validate: start no new model after this many seconds (default 240)")
     parser.add_argument("--validate-attention", default="dense,blocktopk", help="validate: which attention kinds")
+    parser.add_argument("--validate-models", default=",".join(VALIDATE_MODELS), help="validate: model shapes")
+    parser.add_argument("--saturated-steps", type=int, default=250,
+                        help="saturated: decode steps in the measured window (default 250)")
+    parser.add_argument("--saturated-fill", type=float, default=0.97,
+                        help="saturated: share of the KV cache the snapshot fills at the end of the window")
+    parser.add_argument("--saturated-model", default="qwen3-8b", help="saturated: model shape (default qwen3-8b)")
     parser.add_argument("--quick", action="store_true", help="a small version of every part (a smoke test)")
     parser.set_defaults(func=run_engine)
 
@@ -145,12 +151,19 @@ def run_engine(args) -> int:
             result["replay"] = bench_replay(result["ceilings"], args.workload, 2 if args.quick else
                                             args.replay_problems, args.replay_trials,
                                             0.02 if args.quick else args.replay_scale, args.quick)
+        elif part == "saturated":
+            result["saturated"] = bench_saturated(args.workload, args.saturated_model, args.replay_trials,
+                                                  args.saturated_steps, args.saturated_fill, args.quick)
         else:
             result["validate"] = bench_validate(result["ceilings"], args.quick,
                                                 deadline=time.perf_counter() + args.validate_seconds,
-                                                kinds=tuple(args.validate_attention.split(",")))
+                                                kinds=tuple(args.validate_attention.split(",")),
+                                                models=tuple(args.validate_models.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
         save()
+        if part == "validate" and result["validate"]["points"]:
+            calibrate(result, out.with_name("step_model.json"))   # this GPU's step-time model
+            save()
     _engine_summary(result)
     print(f"wrote {out}")
     return 0
@@ -167,6 +180,11 @@ def _engine_summary(result: dict) -> None:
         print(f"replay   {row['model']} {a['kind']:<9} page {a['page_size']:>2}: {row['tokens_per_s']:>9,.0f} tok/s, "
               f"{row['wall_s']:.1f} s, {row['speedup_vs_dense']:.2f}x dense, peak pages {row['stats']['peak_pages']}, "
               f"preemptions {row['stats']['preemptions']}, predicted {row['predicted'].get('seconds', 0):.1f} s")
+    for row in result.get("saturated", []):
+        st = row["steady"]
+        print(f"saturated {row['model']} {row['attention']['kind']:<9}: {st['tokens_per_s']:>9,.0f} tok/s steady over "
+              f"{st['decode_steps']} steps ({row['steady_speedup_vs_dense']:.2f}x dense), batch {st['mean_batch']:.0f}, "
+              f"occupancy {st['occupancy_min']:.2f}-{st['occupancy_max']:.2f}")
     v = result.get("validate")
     if v:
         print(f"validate {len(v['points'])} points: MAPE {100 * v['mape']:.1f}% "
