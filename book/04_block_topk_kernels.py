@@ -37,7 +37,7 @@
 
 # %% tags=["parameters"]
 quick = False                          # fewer seeds in the page-size experiment
-results_device = "nvidia-h100-80gb-hbm3"  # which saved GPU result to show when no GPU is present
+results_device = "nvidia-h200"         # which saved GPU result to show when no GPU is present
 measure_live = "auto"                  # "auto": measure when a CUDA GPU is present; True / False to force
 check_shapes = [                       # live correctness checks: (batch, KV heads, group, head_dim, page, max tokens)
     (3, 2, 4, 64, 16, 150),
@@ -430,14 +430,27 @@ display(pd.DataFrame(rows).style.format(precision=1, formatter={c: "{:.1e}" for 
 #
 # `kinetics bench attention` folds Qwen3-8B's attention onto one GPU the way the authors split it over eight: each
 # (request, KV head) is a decode row with one KV head and 4 query heads, head_dim 128, bf16, physical pages
-# shuffled. For each shape it times, with CUDA events (the median of repeated timings after warm-up, random
-# data): our dense decode; FlashInfer's `BatchDecodeWithPagedKVCacheWrapper` over the same pages (both its decode
-# paths, CUDA cores and tensor cores; the faster one counts); our block top-k with the selection included; and the
-# **anchor**, the authors' method done right: mean-key scores in torch, `torch.topk`, the pages
-# written into FlashInfer's index buffer, FlashInfer's decode over them. The **bytes floor** is the bytes a kernel
-# must move (K and V of the chosen pages, every page's mean key and page-table entry) over the best dense decode
-# bandwidth measured in the same run (FlashInfer's or ours): what a kernel that moved only those bytes, as fast as
-# dense decode streams, would take.
+# shuffled. Every contender is timed by the same timer, `triton.testing.do_bench` (CUDA events around each call,
+# the L2 cache cleared before every call, the median of at least 50 calls, random data): our dense decode;
+# FlashInfer's `BatchDecodeWithPagedKVCacheWrapper` over the same pages (both its decode paths, CUDA cores and
+# tensor cores; the faster one counts); our block top-k with the selection included; and four ways to select the
+# pages and then run FlashInfer's decode over them:
+#
+# - **torch**: the authors' method written as fast as we could: one `bmm` of the summed query against the *whole*
+#   per-request tensor of mean keys (scoring a sliced view instead costs about twice as long), then the slice,
+#   `torch.topk`, and the physical pages through the page table, written into FlashInfer's index buffer;
+# - **torch compiled**: the same function through `torch.compile`;
+# - **FlashInfer top-k**: the same scores, then FlashInfer's own fused top-k and page-table transform
+#   (`flashinfer.top_k_page_table_transform`);
+# - **our selection + FlashInfer**: our selection kernel, FlashInfer's decode (is our gain in selection or in
+#   attention?).
+#
+# The torch contenders read the mean keys from a contiguous per-request copy (the authors' layout), a copy we give
+# them for free; our kernels read them through the page table. The **strongest baseline** at a shape is the fastest
+# of the first three: every speedup below is against it. The **bytes floor** is the bytes a step must move (K and
+# V of the chosen pages, every page's mean key and page-table entry) over FlashInfer's dense decode bandwidth
+# measured in the same run: what a kernel that moved only those bytes, as fast as dense decode streams, would
+# take.
 
 # %%
 live = GPU if measure_live == "auto" else bool(measure_live)
@@ -451,7 +464,7 @@ if live:
         with_flashinfer = False
     shapes = [(512, c, 16, 64, 4, True) for c in (4096, 16384, 65536)] + \
              [(r, c, p, s, 4, True) for r, c, p, s in bench.TARGET_SHAPES[:2]]
-    result = bench.measure(shapes, with_flashinfer, 20, [(256, 8192)], "book/04_block_topk_kernels.py (live)")
+    result = bench.measure(shapes, with_flashinfer, 50, [(256, 8192)], "book/04_block_topk_kernels.py (live)")
     source = "measured live on this machine"
 else:
     result = kplots.load_attention(results_device)
@@ -472,7 +485,9 @@ display(Markdown(
     f"{prov['versions']['triton']}, flashinfer {prov['versions'].get('flashinfer-python')}; commit "
     f"`{prov['commit']}`; {prov['date']}; command `{prov['command']}`. Device-to-device copy "
     f"{result['copy_tbps']:.2f} TB/s; ceiling {result['ceiling_tbps']:.2f} TB/s ({result['ceiling_source']}). "
-    f"Each time is the median of {result['shapes'][0]['ours_topk']['repeats']} CUDA-event timings. The spread "
+    f"Timer: {prov.get('timer', 'CUDA events, median of repeated calls')} (at least "
+    f"{min(r['ours_topk'].get('runs', r['ours_topk'].get('repeats', 0)) for r in result['shapes'])} calls "
+    f"per time in this run). The spread "
     f"of block top-k's timings (10th to 90th percentile, over the median) is {100 * min(target_spread):.0f}-"
     f"{100 * max(target_spread):.0f}% at the TARGETS shapes and widest, {100 * spread(widest):.0f}%, at "
     f"{widest['rows']} x {widest['context'] // 1024}k, page {widest['page_size']} ({widest['page_order']} pages), "
@@ -491,10 +506,13 @@ def summary_table(result):
                         "dense vs FlashInfer": r["dense_vs_flashinfer"]})
         row.update({"top-k ms": r["ours_topk"]["median_ms"], "select ms": r["ours_select"]["median_ms"],
                     "top-k / floor": r["topk_over_floor"]})
-        if "anchor_total" in r:
-            row.update({"anchor ms": r["anchor_total"]["median_ms"], "top-k vs anchor": r["topk_vs_anchor"],
-                        "speedup vs FlashInfer dense": r["speedup_topk_vs_flashinfer_dense"],
-                        "pages agree (fp32 torch)": r["selection_agreement_fp32"]})
+        base = kplots.baseline(r)
+        if base:
+            row.update({"strongest baseline": base["name"], "its ms": base["total_ms"],
+                        "top-k vs strongest": base["topk_vs"],
+                        "speedup vs FlashInfer dense": r["speedup_topk_vs_flashinfer_dense"]})
+        if "contenders" in r:
+            row["same pages as torch"] = r["contenders"]["torch"]["same_pages_as_ours"]
         row["max rel. error"] = max(v for key, v in r.items() if key.startswith("rel_err"))
         out.append(row)
     return pd.DataFrame(out)
@@ -508,18 +526,25 @@ sweep = summary_table(result)
 display(Markdown(
     f"The folded table above holds all {len(sweep)} measured shapes. Relative errors are against a float32 torch "
     f"computation on the first rows (ours and FlashInfer's, both rounded to bf16) and between our outputs and "
-    f"FlashInfer's on identical pages: the largest is {sweep['max rel. error'].max():.1e}. \"Pages agree\" "
-    f"compares our selection with `torch.topk` over float32 scores: {sweep['pages agree (fp32 torch)'].min():.0%} "
-    f"at worst."))
+    f"FlashInfer's on identical pages: the largest is {sweep['max rel. error'].max():.1e}."
+    + (f" \"Same pages as torch\" is the share of selected pages that the torch contender and our kernel agree "
+       f"on ({sweep['same pages as torch'].min():.0%} at worst): torch rounds its scores to bf16 before ranking, "
+       f"ours ranks float32 sums, and on random keys many pages score nearly alike, so the two break near-ties "
+       f"differently; the baselines' times are for their own pages, which number the same."
+       if "same pages as torch" in sweep else "")))
 
 # %%
-kplots.speedup_vs_context(result);
-
-# %% [markdown]
-# The speedup of block top-k over dense decode grows with the context, since the selected bytes stay fixed while
-# the dense bytes grow; the dashed line is the ratio of bytes, what a kernel that only moved what it must would
-# reach. The gap to it is the selection's cost, which grows with the number of pages, and the sparse decode's
-# slower gathers (both measured below).
+try:
+    kplots.speedup_vs_context(result)
+    sweep_note = ""
+except kplots.InputError:   # a run of the TARGETS shapes only (`--quick`) has no context sweep
+    sweep_note = (f"This run ({prov['device']}) holds only the TARGETS shapes, so it has no context sweep to "
+                  f"plot; set `results_device` to a device whose full run has one (section 4.9).")
+display(Markdown(sweep_note or
+    "The speedup of block top-k over dense decode grows with the context, since the selected bytes stay fixed "
+    "while the dense bytes grow; the dashed line is the ratio of bytes, what a kernel that only moved what it "
+    "must would reach. The gap to it is the selection's cost, which grows with the number of pages, and the "
+    "sparse decode's gathers (both measured below)."))
 
 # %%
 kplots.bandwidth_vs_ceiling(result);
@@ -555,20 +580,20 @@ display(Markdown(
 kplots.time_breakdown(result);
 
 # %% [markdown]
-# The selection is a large share of the step (the labels). The anchor's torch selection writes a bf16 score
-# matrix,
-# re-reads it in `topk` and gathers indices in further kernels; ours reads each summary once and keeps the scores
-# in registers (fused) or writes 4 bytes per page (two-pass).
+# The selection is the larger share of the step at 32k tokens of context (the labels). The baselines' torch
+# scoring streams a contiguous copy of the mean keys; ours gathers them page by page through the page table, in
+# 256-byte pieces, and writes 4 bytes per page before the top-k.
 
 # %% [markdown]
-# **Against the targets.** `TARGETS.md` sets two speed targets at four shapes (and one of correctness): dense decode
-# at least 0.9x FlashInfer's throughput, and block top-k, selection included, at most 1.15x its bytes floor. The
-# table reads them from the saved run (shuffled pages; the contiguous copies of the same shapes are in the folded
-# table above).
+# **Against the targets.** Four speed targets at four shapes: dense decode at least 0.95x FlashInfer's throughput;
+# block top-k, selection included, at most 1.15x its bytes floor and at least 1.25x as fast as the strongest
+# baseline; and our sparse decode no slower than FlashInfer's over the same pages. The table reads them from the
+# saved run (shuffled pages).
 
 # %%
-TARGET_DENSE_VS_FLASHINFER = 0.90   # TARGETS.md: >= 90% of FlashInfer's dense throughput
-TARGET_TOPK_OVER_FLOOR = 1.15       # TARGETS.md: <= 1.15x the bytes floor, selection included
+TARGET_DENSE_VS_FLASHINFER = 0.95   # >= 95% of FlashInfer's dense throughput
+TARGET_TOPK_OVER_FLOOR = 1.15       # <= 1.15x the bytes floor, selection included
+TARGET_TOPK_VS_STRONGEST = 1.25     # >= 1.25x as fast as the strongest selection + FlashInfer
 
 
 def verdict(ok):
@@ -583,69 +608,70 @@ per_shape = pd.DataFrame([{
     "top-k / floor": r["topk_over_floor"],
     "top-k target": f"{verdict(r['topk_over_floor'] <= TARGET_TOPK_OVER_FLOOR)} by "
                     f"{100 * abs(r['topk_over_floor'] / TARGET_TOPK_OVER_FLOOR - 1):.0f}%",
-    "selection share": f"{100 * r['select_share']:.0f}%", "top-k vs anchor": r.get("topk_vs_anchor")}
+    "selection share": f"{100 * r['select_share']:.0f}%",
+    "top-k vs strongest": (kplots.baseline(r) or {}).get("topk_vs", float("nan")),
+    "vs strongest target": verdict((kplots.baseline(r) or {}).get("topk_vs", 0) >= TARGET_TOPK_VS_STRONGEST),
+    "sparse decode / FlashInfer's": r.get("sparse_attn_vs_flashinfer", float("nan"))}
     for r in at_targets])
 display(per_shape.set_index("shape").T.style.format(precision=2)   # one column per shape, tighter to fit four
         .set_table_styles([{"selector": "td, th", "props": "padding: 0.1em 0.4em; white-space: nowrap;"}]))
 
 # %% tags=["hide-input"]
 span = kplots.target_summary(result)
-contiguous = [r["dense_vs_flashinfer"] for r in kplots.target_rows(result)
-              if r.get("page_order", "shuffled") != "shuffled" and "dense_vs_flashinfer" in r]
 slips = [f"{r['rows']} x {r['context'] // 1024}k, page {r['page_size']}, group {r['group']}, "
          f"{r.get('page_order', 'shuffled')} ({r['dense_vs_flashinfer']:.3f}x)" for r in result["shapes"]
-         if r.get("dense_vs_flashinfer", 1) < TARGET_DENSE_VS_FLASHINFER]
+         if r.get("dense_vs_flashinfer", 1) < 0.90 and r not in at_targets]   # the sweep's target: >= 0.90x
 display(Markdown(
     f"On {prov['device']}: the dense target is "
-    f"**{verdict(span['dense_vs_flashinfer'][0] >= TARGET_DENSE_VS_FLASHINFER)}**"
-    f" at every TARGETS shape with shuffled pages ({span['dense_vs_flashinfer'][0]:.3f}-"
-    f"{span['dense_vs_flashinfer'][1]:.3f}x FlashInfer's faster decode path, per shape)"
-    + (f"; the same shapes with contiguous pages reach {min(contiguous):.3f}x at worst" if contiguous else "")
-    + (f"; in the wider sweep it slips at {'; '.join(slips)}. FlashInfer's planner balances the split-K work "
-       f"by total work, ours by a fixed heuristic, which loses most on small grids (`kernels/NOTES.md`)"
-       if slips else "") +
-    f". The block top-k target is **{verdict(span['topk_over_floor'][1] <= TARGET_TOPK_OVER_FLOOR)}**: "
+    f"**{verdict(span['dense_vs_flashinfer'][0] >= TARGET_DENSE_VS_FLASHINFER)}** "
+    f"({span['dense_vs_flashinfer'][0]:.3f}-{span['dense_vs_flashinfer'][1]:.3f}x FlashInfer's faster decode "
+    f"path, per shape)"
+    + (f"; in the wider sweep it slips at {'; '.join(slips)}" if slips else "") +
+    f". Our sparse decode over given pages against FlashInfer's over the same pages (FlashInfer's time over "
+    f"ours): {span['sparse_attn_vs_flashinfer'][0]:.3f}-{span['sparse_attn_vs_flashinfer'][1]:.3f}x, so the "
+    f"\"no slower\" target is **{verdict(span['sparse_attn_vs_flashinfer'][0] >= 0.995)}**"
+    + (f" by {100 * (1 / span['sparse_attn_vs_flashinfer'][0] - 1):.0f}% at worst"
+       if span['sparse_attn_vs_flashinfer'][0] < 0.995 else "") + ". The floor target is "
+    f"**{verdict(span['topk_over_floor'][1] <= TARGET_TOPK_OVER_FLOOR)}**: "
     f"{span['topk_over_floor'][0]:.2f}-{span['topk_over_floor'][1]:.2f}x the floor against at most "
     f"{TARGET_TOPK_OVER_FLOOR}x, with the selection {100 * span['select_share'][0]:.0f}-"
-    f"{100 * span['select_share'][1]:.0f}% of the step. It is still {span['topk_vs_anchor'][0]:.2f}-"
-    f"{span['topk_vs_anchor'][1]:.2f}x as fast as the anchor (torch selection + FlashInfer). Correctness: every "
-    f"live check on this page and every hypothesis case of the test suite passes; on the GPU the largest relative "
-    f"error is {sweep['max rel. error'].max():.1e}."))
+    f"{100 * span['select_share'][1]:.0f}% of the step. **Verdict: against the strongest baseline our block "
+    f"top-k is {span['topk_vs_strongest'][0]:.2f}-{span['topk_vs_strongest'][1]:.2f}x as fast, at parity rather "
+    f"than the {TARGET_TOPK_VS_STRONGEST}x targeted ("
+    f"{verdict(span['topk_vs_strongest'][0] >= TARGET_TOPK_VS_STRONGEST)}).** Correctness: every live check on "
+    f"this page and every hypothesis case of the test suite passes; on the GPU the largest relative error is "
+    f"{sweep['max rel. error'].max():.1e}."))
 
 # %% tags=["hide-input"]
 spilling = {name: max(c["n_spills"] or 0 for c in configs) for name, configs in result["kernel_resources"].items()
             if any(c["n_spills"] for c in configs)}
-def fused_ratio(r):   # time of the one-kernel top-k + attention over the default's (two kernels)
-    return r["ours_topk_fused"]["median_ms"] / r["ours_topk"]["median_ms"]
-
-
-timed = [r for r in result["shapes"] if "ours_topk_fused" in r]
-clear_win = [r for r in timed if fused_ratio(r) < 0.95]   # beyond the timing noise of the TARGETS shapes
-rest = [fused_ratio(r) for r in timed if fused_ratio(r) >= 0.95]
-fused_text = (f"{min(map(fused_ratio, timed)):.2f}-{max(map(fused_ratio, timed)):.2f}x the default's time over the "
-              f"{len(timed)} shapes: more than 5% faster at {len(clear_win)} of them, all with at most "
-              f"{max((r['rows'] for r in clear_win), default=0)} rows, and "
-              f"{min(rest, default=1):.2f}-{max(rest, default=1):.2f}x "
-              f"elsewhere" if timed else "no time in this run")
 spill_text = ("shows no register spills" if not spilling else "shows spills only in " + ", ".join(
     f"`{name}` ({n} spilled registers at most)" for name, n in spilling.items()))
+biggest = max(at_targets, key=lambda r: r["rows"] * r["context"] / r["page_size"])   # the most pages to score
+base = kplots.baseline(biggest)
+ours_sel_plus_fi = (biggest["contenders"]["ours_select"]["total"]["median_ms"] if "contenders" in biggest
+                    else float("nan"))
 display(Markdown(
-    f"**What limits block top-k**, from the measurements above: (1) the selection reads its summaries at "
-    f"{share_of_ceiling('ours_select')} of the ceiling: each score program gathers a chunk of mean keys, one per "
-    f"page, through the page table, and the radix select adds a pass of its own; (2) the sparse attention's page "
-    f"gathers reach {share_of_ceiling('ours_sparse_attn')}"
-    + (f", and FlashInfer's decode over the same pages takes {1 / max(theirs):.2f}-{1 / min(theirs):.2f}x our "
-       f"time, so part of the gap is in our sparse decode; " if theirs else "; ") +
-    f"(3) Triton's register report (`kernel_resources` in the JSON) {spill_text}, so the hot kernels wait on "
-    f"memory latency, not on arithmetic or local memory. Two attempts (`kernels/NOTES.md`): a 4-bit radix select "
-    f"(fewer rounds, more compares) was slower; a kernel that runs the top-k and the attention together, so that "
-    f"one row's ranking hides behind other rows' loads (`block_topk_decode(fused=True)`, timed in every shape "
-    f"of this run as `ours_topk_fused`), takes {fused_text}. The default stays two kernels (`fused=False`); a "
-    f"rule that picks the fused kernel on small grids would gain there (its `\"auto\"` rule today picks it on "
-    f"large ones). "
-    f"Left to try: "
-    f"fp8 summaries (half the selection's bytes), summaries laid out per sequence in contiguous memory, and a "
-    f"persistent kernel that overlaps the score pass with the attention."))
+    f"**What limits block top-k: the measured limit.** At {biggest['rows']} x {biggest['context'] // 1024}k, "
+    f"page {biggest['page_size']}, the step is {biggest['ours_topk']['median_ms']:.3f} ms against a floor of "
+    f"{biggest['floor_topk_ms']:.3f} ms. Its attention half is done: our sparse decode takes "
+    f"{biggest['ours_sparse_attn']['median_ms']:.3f} ms, FlashInfer's over the same pages "
+    f"{biggest['flashinfer_sparse_attn']['median_ms']:.3f} ms. The selection is the rest: it reads one mean key "
+    f"per page through the page table at {share_of_ceiling('ours_select')} of the ceiling, and the strongest "
+    f"baseline's selection ({base['name']}, {base['select_ms']:.3f} ms) is no slower: both are bound by "
+    f"reading every page's summary once: "
+    f"{biggest['rows'] * biggest['context'] // biggest['page_size'] * (biggest['head_dim'] * 2 + 4) / 1e9:.2f} GB "
+    f"here, next to {2 * biggest['rows'] * biggest['selected_pages'] * biggest['page_size'] * biggest['head_dim'] * 2 / 1e9:.2f}"
+    f" GB of selected K and V. Our selection with FlashInfer's decode takes "
+    f"{ours_sel_plus_fi:.3f} ms, so neither half of ours beats its counterpart by much: at these shapes a 1.25x "
+    f"win over the strongest baseline needs fewer bytes, not a better kernel. What changed in this version "
+    f"(`kernels/NOTES.md`, each with its measurement): the selection now writes each chosen page's physical number "
+    f"next to its logical one, so the sparse decode loads the two in parallel instead of chasing logical page, "
+    f"page table, then K and V; tiles of 64 slots (4 pages of 16) instead of 32, from a sweep of tile, warps and "
+    f"pipeline depth on the H200; and the fused top-k + attention kernel whenever the rows fill the GPU. Triton's "
+    f"register report (`kernel_resources` in the JSON) {spill_text}. Left to try, each a change in bytes: fp8 mean "
+    f"keys (half the selection's bytes, at some cost in which pages win near-ties) and summaries kept per "
+    f"sequence in contiguous memory (streaming reads, a copy when pages move)."))
 
 # %% [markdown]
 # ## 4.8 One decoder layer, in the authors' metric
@@ -701,7 +727,8 @@ display(Markdown(
 # The saved results of each device, side by side at the TARGETS shapes (each run against its own FlashInfer and
 # ceiling, ranges over the four shapes with shuffled pages; a target is met only if it holds at all four). Set
 # `results_device` in the `parameters` cell to read any of them in the sections above. HBM3e's higher bandwidth
-# shortens every time and moves the ratios.
+# shortens every time and moves the ratios. Older runs (the H100's) were timed without clearing L2 and compared
+# against the torch baseline alone; their "strongest baseline" column is that torch baseline.
 
 # %%
 saved = []
@@ -715,6 +742,36 @@ for folder in sorted(p for p in kplots.results_dir("").iterdir() if (p / "attent
                   "top-k / floor": "{:.2f}-{:.2f}".format(*span["topk_over_floor"]),
                   "dense target": verdict(span["dense_vs_flashinfer"][0] >= TARGET_DENSE_VS_FLASHINFER),
                   "top-k target": verdict(span["topk_over_floor"][1] <= TARGET_TOPK_OVER_FLOOR),
-                  "top-k vs anchor": "{:.2f}-{:.2f}".format(*span["topk_vs_anchor"]),
+                  "top-k vs strongest baseline": "{:.2f}-{:.2f}".format(*span["topk_vs_strongest"]),
                   "layer speedups": ", ".join(f"{r['speedup']:.1f}x" for r in other.get("layer", []))})
 display(pd.DataFrame(saved).set_index("device").T.style.format(precision=2).set_table_styles(PAD))  # a column each
+
+# %% [markdown]
+# ## What we found
+
+# %% tags=["hide-input"]
+h200 = kplots.load_attention("nvidia-h200")
+found = kplots.target_summary(h200)
+display(Markdown(
+    f"On the {h200['provenance']['device']} (commit `{h200['provenance']['commit']}`, "
+    f"{h200['provenance']['date'][:10]}), at the four TARGETS shapes: our dense paged decode runs at "
+    f"{found['dense_vs_flashinfer'][0]:.2f}-{found['dense_vs_flashinfer'][1]:.2f}x FlashInfer's throughput, and "
+    f"our sparse decode over given pages matches FlashInfer's over the same pages "
+    f"({found['sparse_attn_vs_flashinfer'][0]:.2f}-{found['sparse_attn_vs_flashinfer'][1]:.2f}x). Block top-k "
+    f"with its selection takes {found['topk_over_floor'][0]:.2f}-{found['topk_over_floor'][1]:.2f}x its bytes "
+    f"floor and is {found['speedup_vs_flashinfer_dense'][0]:.1f}-{found['speedup_vs_flashinfer_dense'][1]:.1f}x "
+    f"faster than FlashInfer's dense decode, but against the strongest baseline we could write (a torch or "
+    f"FlashInfer selection followed by FlashInfer's decode) it is {found['topk_vs_strongest'][0]:.2f}-"
+    f"{found['topk_vs_strongest'][1]:.2f}x: the kernel idea is sound, the kernels are not what makes block top-k "
+    f"fast, the bytes are. Both selections stream every page's summary, which at 32k tokens is as many bytes as "
+    f"the pages kept; chapter 5 shows what the saving is worth in a whole engine."))
+
+# %% [markdown]
+# ## Try it
+#
+# - Rerun with another saved device: `papermill book/04_block_topk_kernels.py out.ipynb -p results_device
+#   nvidia-h100-80gb-hbm3` shows the older H100 run, with its context sweep and its layer benchmark.
+# - On a machine with a CUDA GPU and FlashInfer installed, `kinetics bench attention --quick` remeasures the four
+#   shapes and every contender in a few minutes; the chapter then measures live (`-p measure_live True`).
+# - Change `tradeoff_budget` (for example to 4096) to see the page-size trade-off shift: a larger budget makes
+#   larger pages cheaper in recall, and the summaries a smaller share of the bytes.
