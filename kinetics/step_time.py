@@ -43,6 +43,7 @@ def calibration_split(points: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def mape(measured, predicted) -> float:
+    """Mean absolute percentage error, as a fraction."""
     measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
     return float(np.mean(np.abs(predicted - measured) / measured))
 
@@ -54,15 +55,16 @@ class StepModel:
     provenance: dict = field(default_factory=dict)
     fit: dict = field(default_factory=dict)  # per kind: points fitted and held out, MAPE of each half
 
-    def predict(self, attention: str, layers: float, rows: float, compute_s: float, memory_s: float) -> float:
+    def step_seconds(self, attention: str, layers: float, rows: float, compute_s: float, memory_s: float) -> float:
         if attention not in self.coefficients:
             raise InputError(f"the step model of {self.device} has no {attention!r} backend "
                              f"(calibrated: {', '.join(sorted(self.coefficients))})")
         return float(features(layers, rows, compute_s, memory_s) @ np.asarray(self.coefficients[attention]))
 
-    def predict_point(self, point: dict) -> float:
-        return self.predict(point["attention"], point["layers"], point["batch"], point["predicted_compute_s"],
-                            point["predicted_memory_s"])
+    def predict(self, point: dict) -> float:
+        """Seconds of one measured grid point (a dict as `kinetics bench engine --parts validate` records)."""
+        return self.step_seconds(point["attention"], point["layers"], point["batch"], point["predicted_compute_s"],
+                                 point["predicted_memory_s"])
 
     def save(self, path: str | Path) -> Path:
         """Atomic write (temp file + rename) of the calibration as JSON."""
@@ -113,8 +115,8 @@ def fit_step_model(points: list[dict], device: str, provenance: dict | None = No
         model = StepModel({kind: coefficients[kind]}, device)
         report[kind] = {
             "fit_points": len(fit), "heldout_points": len(held),
-            "mape_fit": mape(y, [model.predict_point(p) for p in fit]),
-            "mape_heldout": mape([p["measured_s"] for p in held], [model.predict_point(p) for p in held])
+            "mape_fit": mape(y, [model.predict(p) for p in fit]),
+            "mape_heldout": mape([p["measured_s"] for p in held], [model.predict(p) for p in held])
             if held else None,
             "mape_roofline_heldout": mape([p["measured_s"] for p in held], [p["predicted_s"] for p in held])
             if held and all("predicted_s" in p for p in held) else None,
@@ -127,8 +129,9 @@ def decode_step_terms(spec, hardware, attention, contexts, bucket: int = 32, mem
     request i's cache holding contexts[i] tokens after the step; the weights are read once for the batch.
 
     Each request's share is the cost of its one more token (the exact convention's marginal cost at this batch
-    size); contexts are rounded to `bucket` tokens (under 1% of a step's KV bytes at 4k tokens) so a long
-    window needs few cost evaluations."""
+    size); contexts are rounded to `bucket` tokens (under 1% of a step's KV bytes at 4k tokens) and `memo`
+    (a dict the caller keeps) remembers each (context, batch) across steps, so a long window needs few cost
+    evaluations."""
     from kinetics.parallel_cost import decode_step_seconds
 
     contexts = np.asarray(contexts, dtype=np.int64)
@@ -156,3 +159,18 @@ def window_steps(snapshot: list[dict], decode_steps: int) -> list[np.ndarray]:
         running = left > j
         steps.append(context[running] + j + 2)     # cached after this step's write: prompt + first token + j + 1
     return steps
+
+
+def predict_window(model: StepModel, spec, hardware, attention, kind: str, snapshot: list[dict],
+                   decode_steps: int) -> dict:
+    """Seconds of a saturated window (engine.replay's snapshot) by the step model and by the plain roofline."""
+    memo: dict = {}
+    predicted = roofline = 0.0
+    for contexts in window_steps(snapshot, decode_steps):
+        if len(contexts) == 0:
+            continue
+        terms = decode_step_terms(spec, hardware, attention, contexts, memo=memo)
+        predicted += model.step_seconds(kind, spec.num_layers, len(contexts), terms["compute_seconds"],
+                                        terms["memory_seconds"])
+        roofline += terms["seconds"]
+    return {"seconds": predicted, "roofline_seconds": roofline}

@@ -52,7 +52,7 @@ def test_calibration_is_saved_and_refuses_another_device(tmp_path):
     with pytest.raises(InputError, match="not a step-model calibration"):
         StepModel.load(tmp_path / "bad.json")
     with pytest.raises(InputError, match="no 'minmax' backend"):
-        loaded.predict("minmax", 36, 1, 0.0, 0.0)
+        loaded.step_seconds("minmax", 36, 1, 0.0, 0.0)
 
 
 def test_too_few_points_is_a_clear_error():

@@ -18,6 +18,7 @@ import numpy as np
 
 from kinetics.errors import InputError
 from kinetics.models import PRESET_CONFIGS, canonical_name, get_model
+from kinetics.step_time import mape  # noqa: F401  (chapters import it from here too)
 
 
 def _layers(model: str) -> int | None:
@@ -56,11 +57,6 @@ def validation_points(results: dict) -> list[dict]:
         for p in kind_points:
             points.append({**p, "layers": _layers(p["model"]), "commit": prov["commit"], "date": prov["date"]})
     return points
-
-
-def mape(measured, predicted) -> float:
-    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
-    return float(np.mean(np.abs(predicted - measured) / measured))
 
 
 @dataclass

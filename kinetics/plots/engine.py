@@ -89,8 +89,10 @@ def replay_figure(replay: list[dict]):
     return fig
 
 
-def validation_figure(points: list[dict], calibration=None):
-    """Predicted vs measured decode-step time (left) and the relative error by batch size (right)."""
+def validation_figure(points: list[dict], calibration=None, calibrated_label: str = "+ per-layer overhead"):
+    """Predicted vs measured decode-step time (left) and the relative error by batch size (right).
+
+    `calibration`: anything with .predict(point) -> seconds (validation.Calibration, step_time.StepModel)."""
     import matplotlib.pyplot as plt
 
     style()
@@ -115,7 +117,7 @@ def validation_figure(points: list[dict], calibration=None):
     left.set_ylabel("predicted decode step (ms)")
     title = "hollow: roofline (bytes + FLOPs)"
     if calibration is not None:
-        title += "\nfilled: + per-layer overhead"
+        title += f"\nfilled: {calibrated_label}"
     left.set_title(title)
     left.legend(fontsize=9, loc="upper left")
 
@@ -142,4 +144,34 @@ def validation_figure(points: list[dict], calibration=None):
     right.set_title("Residuals: the roofline misses a fixed cost per step\n(hollow: roofline"
                     + ("; filled: calibrated on batch 1)" if calibration is not None else ")"))
     right.legend(fontsize=9, loc="lower right")
+    return fig
+
+
+def saturated_figure(rows: list[dict]):
+    """A saturated window: KV-cache occupancy (top) and decode step time (bottom), per attention kind."""
+    import matplotlib.pyplot as plt
+
+    style()
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 5.2))
+    for row in rows:
+        kind = row["attention"]["kind"]
+        timeline = row["timeline"]
+        decode = [i for i, b in enumerate(timeline["decode_batch"]) if b > 0]
+        steps = np.arange(len(row["steady"]["step_ms"]))
+        color = ATTENTION_COLORS.get(kind, "#333333")
+        top.plot(steps, [timeline["occupancy"][i] for i in decode[:len(steps)]], color=color, lw=1.4,
+                 ls="-" if kind == "dense" else (0, (4, 3)), label=kind)
+        bottom.plot(steps, row["steady"]["step_ms"], color=color, lw=1.0,
+                    label=f"{kind}: {row['steady']['tokens_per_s']:,.0f} tok/s")
+    top.axhline(0.9, color="k", ls=":", lw=0.8, label="90% of the cache")
+    top.set_ylabel("KV cache occupancy")
+    top.set_ylim(0.8, 1.0)
+    bottom.set_ylabel("decode step (ms)")
+    bottom.set_ylim(0, None)
+    bottom.set_xlabel("decode step of the window")
+    first = rows[0]
+    top.set_title(f"A full cache, {first['model']} shape: {first['requests']} requests at uniform points of "
+                  f"their recorded lengths")
+    top.legend(loc="lower right", fontsize=9)
+    bottom.legend(loc="center right", fontsize=9)
     return fig
