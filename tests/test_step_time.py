@@ -79,3 +79,18 @@ def test_window_steps_follow_the_snapshot():
     steps = window_steps([{"context": 100, "decode": 3}, {"context": 50, "decode": 1}, {"context": 10, "decode": 4}],
                          decode_steps=3)
     assert [list(s) for s in steps] == [[102, 12], [103, 13], [14]]
+
+
+def test_a_window_is_the_sum_of_its_steps():
+    from kinetics.cost import Attention
+    from kinetics.hardware import hardware_from_numbers
+    from kinetics.models import get_model
+    from kinetics.step_time import predict_window
+
+    spec, hw = get_model("qwen3-0.6b"), hardware_from_numbers(780, 4.3)
+    model = StepModel({"dense": [1e-5, 0.0, 1.0, 0.0]}, "gpu-x")
+    snapshot = [{"context": 4000, "decode": 3}, {"context": 900, "decode": 2}]
+    window = predict_window(model, spec, hw, Attention.dense(), "dense", snapshot, decode_steps=2)
+    steps = [decode_step_terms(spec, hw, Attention.dense(), c) for c in window_steps(snapshot, 2)]
+    assert window["roofline_seconds"] == pytest.approx(sum(s["seconds"] for s in steps))
+    assert window["seconds"] == pytest.approx(window["roofline_seconds"] + 2 * spec.num_layers * 1e-5)
