@@ -25,7 +25,7 @@ from kinetics.engine import LLM, AttentionConfig
 from kinetics.engine import parallel
 from kinetics.engine.block_manager import pages_for
 from kinetics.engine.attention import ForwardMeta
-from kinetics.bench.timing import time_ms
+from kinetics.bench.timing import time_fixed_ms
 from kinetics.models import get_model
 from kinetics.bench.provenance import provenance
 
@@ -41,7 +41,7 @@ def nccl_sweep(device) -> list[dict]:
     rows = []
     for log2 in range(13, 29, 1):
         x = torch.randn(2 ** log2 // 2, dtype=torch.bfloat16, device=device)
-        ms = time_ms(lambda: parallel.all_reduce(x), repeats=20, warmup=3)["median_ms"]
+        ms = time_fixed_ms(lambda: parallel.all_reduce(x), repeats=20, warmup=3)["median_ms"]
         rows.append({"bytes": 2 ** log2, "ms": ms, "bus_gbps": 2 * (n - 1) / n * 2 ** log2 / (ms * 1e-3) / 1e9})
     return rows
 
@@ -56,7 +56,7 @@ def allreduce_per_step(device, layers: int, hidden: int, batch: int) -> float:
     with torch.cuda.graph(graph):
         for _ in range(2 * layers):
             parallel.all_reduce(x)
-    return time_ms(graph.replay, repeats=20, warmup=3)["median_ms"]
+    return time_fixed_ms(graph.replay, repeats=20, warmup=3)["median_ms"]
 
 
 def check_grouped_experts(device) -> dict:
@@ -98,13 +98,13 @@ def time_decode_step(runner, batch: int, context: int, pages_each: int) -> float
     def step():
         if runner.graphs:
             runner.graphs[size].replay()
-            hidden = runner._static_hidden[size]
+            hidden = runner._static_hidden[False, size]
         else:
             meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens)
             hidden = runner.model(ids, positions, runner.attention, meta)
         runner.model.logits(hidden[:batch]).argmax(-1)
 
-    return time_ms(step, repeats=10, warmup=2)["median_ms"]
+    return time_fixed_ms(step, repeats=10, warmup=2)["median_ms"]
 
 
 def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool, all_reduce: str) -> dict:

@@ -22,6 +22,28 @@ def time_ms(fn, min_runs: int = 50) -> dict:
             "p90_ms": times[(9 * len(times)) // 10], "runs": len(times)}
 
 
+def time_fixed_ms(fn, repeats: int = 30, warmup: int = 3) -> dict:
+    """Median of exactly `repeats` CUDA-event timings after `warmup` calls (no L2 clearing): for code run on
+    several ranks at once, where every rank must make the same number of collective calls (time_ms's count
+    depends on each rank's own estimate)."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    times.sort()
+    return {"median_ms": statistics.median(times), "p10_ms": times[len(times) // 10],
+            "p90_ms": times[(9 * len(times)) // 10], "repeats": repeats}
+
+
 def copy_bandwidth_tbps() -> float:
     """Device-to-device copy of 2 GiB, bytes read + written per second (the memory ceiling, for reference)."""
     import torch
