@@ -415,7 +415,9 @@ display(worst.drop(columns="abs_err").rename(columns={
 # 250 steps, each request generating what its recorded trace had left (at most 250
 # tokens). Dense and block top-k (budget 1024 tokens, pages of 16) run the same
 # snapshot; block top-k's page summaries take memory, so its page count sizes both
-# caches. Steady state is the window after the last prefill step.
+# caches. Steady state is the window after the last prefill step. The same measurement
+# runs for any model and attention setting from the command line: `kinetics replay
+# --saturate 250` (with `--attention blocktopk --budget 1024` for the sparse run).
 
 # %%
 sat_saved = load_results(saturated_device)["engine"]

@@ -131,3 +131,17 @@ def test_generate_from_a_saved_hugging_face_directory(tmp_path, capsys):
         want = model.generate(torch.tensor([[11, 22, 33]]), max_new_tokens=6, min_new_tokens=6,
                               do_sample=False)[0, 3:].tolist()
     assert got == want
+
+
+def test_replay_saturate_keeps_the_cache_full(tmp_path, config_file, capsys):
+    argv = ["replay", "--model", str(config_file), "--trace-model", "qwen3-8b", "--traces",
+            str(_workload(tmp_path)), "--trials", "3", "--page-size", "4", "--num-pages", "40",
+            "--saturate", "5", "--fill", "0.9", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["requests"] >= 1 and result["whole"]["preemptions"] == 0
+    assert 0 < result["steady"]["occupancy_max"] <= 0.9 + 1e-9
+    assert main(argv[:-1]) == 0
+    assert "steady state" in capsys.readouterr().out
+    assert main(argv[:-3] + ["--num-pages", "2", "--saturate", "5"]) == 2   # no request fits
+    assert "cache is too small" in capsys.readouterr().err

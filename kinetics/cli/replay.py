@@ -30,6 +30,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="hardware preset for the predicted time (default: guessed from the GPU; none on CPU)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="measured peak instead of a preset")
     parser.add_argument("--hbm-tbps", type=float, default=None, help="measured bandwidth instead of a preset")
+    parser.add_argument("--saturate", type=int, default=None, metavar="STEPS",
+                        help="keep the KV cache full instead: requests caught at uniform points of their recorded "
+                             "lengths fill the cache, then STEPS decode steps are timed (steady-state tokens/s)")
+    parser.add_argument("--fill", type=float, default=0.97,
+                        help="--saturate: share of the cache the requests fill at the end of the window")
     parser.add_argument("--no-progress", action="store_true")
     add_attention_args(parser)
     add_device_args(parser, data_parallel=True)
@@ -67,6 +72,9 @@ def run(args) -> int:
     if args.save_workload and not parallel.is_helper_rank():
         with open(args.save_workload, "w") as f:
             f.write(workload.to_json())
+    if args.saturate is not None and (args.saturate < 1 or args.dp > 1):
+        raise InputError(f"--saturate needs a positive number of steps and one engine (--dp 1), got "
+                         f"{args.saturate} steps and --dp {args.dp}")
     if args.dp > len(workload.problems):
         raise InputError(f"--dp {args.dp} is more engines than the {len(workload.problems)} problems to replay")
     limits = engine_limits(args, max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems),
@@ -75,6 +83,8 @@ def run(args) -> int:
     whole, workload = workload, replace(workload, problems=workload.problems[rank::args.dp])
     llm = LLM(args.weights or args.model, weights=args.weights, device=device, dtype=args.dtype,
               attention=attention_config(args), seed=args.seed, **limits)
+    if args.saturate is not None:
+        return saturated(args, llm, workload)
     if args.peak_tflops is not None or args.hbm_tbps is not None or args.hardware:
         hardware = resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps)
     elif llm.device.type == "cuda":
@@ -106,4 +116,29 @@ def run(args) -> int:
         p = result.predicted
         print(f"  cost model        {p['seconds']:>12.2f} s predicted on {p['hardware']} at batch "
               f"{p['batch_size']:.1f} (measured / predicted = {result.wall_s / p['seconds']:.2f})")
+    return 0
+
+
+def saturated(args, llm, workload) -> int:
+    """--saturate: a full cache's steady state (kinetics.engine.replay.saturated_snapshot / saturated_replay)."""
+    from kinetics.engine import parallel
+    from kinetics.engine.replay import saturated_replay, saturated_snapshot
+
+    snapshot = saturated_snapshot(workload, llm.runner.num_pages, llm.attention.page_size, args.saturate,
+                                  args.fill, llm.engine_config.max_num_seqs, seed=args.seed)
+    result = saturated_replay(llm, snapshot, seed=args.seed)
+    if parallel.is_helper_rank():
+        return 0
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "timeline"}))
+        return 0
+    st = result["steady"]
+    print(f"saturated cache: {result['requests']} requests of {workload.model} ({workload.source}) caught "
+          f"mid-generation, {result['snapshot_context_tokens']:,} tokens cached, {args.attention} attention")
+    print(f"  occupancy         {st['occupancy_min']:>11.0%} - {st['occupancy_max']:.0%} of "
+          f"{result['num_pages']:,} pages over {st['decode_steps']} decode steps")
+    print(f"  steady state      {st['tokens_per_s']:>12,.0f} tokens/s   (mean batch {st['mean_batch']:.1f}, "
+          f"{st['seconds']:.2f} s)")
+    print(f"  whole run         {result['whole']['wall_s']:>12.2f} s  (the snapshot's prefill: "
+          f"{result['whole']['prefill_s']:.2f} s)")
     return 0
