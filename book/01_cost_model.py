@@ -44,6 +44,14 @@ max_tokens = 32768     # longest generation plotted (the traces stop near 30.7k)
 quick = False          # fewer points in the figures
 
 # %%
+# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+import kinetics.parameters
+
+kinetics.parameters.check_parameters(
+    globals(), "01_cost_model.py",
+    positive=["peak_tflops", "hbm_tbps", "memory_gb", "prompt_tokens", "gen_tokens", "max_tokens"])
+
+# %%
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -54,7 +62,7 @@ from kinetics.hardware import resolve_hardware
 from kinetics.models import get_model
 from kinetics.plots import cost as plots
 
-hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or 80)
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or (80 if peak_tflops is not None else None))
 specs = [get_model(m) for m in models]
 lengths = np.unique(np.geomspace(100, max_tokens, 24 if quick else 80).astype(int))
 pd.options.display.float_format = lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"

@@ -27,12 +27,14 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kinetics import grading
-from kinetics.errors import InputError
+from kinetics.errors import InputError, read_json, read_text
+from kinetics.output import atomic_write, check_directory, check_output, on_interrupt
 from kinetics.paths import DEFAULT_TRACES, REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def load_problems(path: str | Path) -> list[Problem]:
     problems = []
     from kinetics.traces import iter_jsonl
 
-    for where, record in iter_jsonl(path, path.read_text(encoding="utf-8").splitlines()):
+    for where, record in iter_jsonl(path, read_text(path, "problems file").splitlines()):
         problems.append(_problem(record, where))
     if not problems:
         raise InputError(f"problems file {str(path)!r} holds no problems")
@@ -257,10 +259,10 @@ def stop_token_ids(weights: str | Path, tokenizer) -> tuple[int, ...]:
     for name in ("config.json", "generation_config.json"):
         file = Path(weights) / name
         if file.is_file():
-            try:
-                value = json.loads(file.read_text()).get("eos_token_id")
-            except (json.JSONDecodeError, AttributeError):
-                raise InputError(f"{file}: not a JSON object") from None
+            config = read_json(file, "model config")
+            if not isinstance(config, dict):
+                raise InputError(f"{file}: not a JSON object")
+            value = config.get("eos_token_id")
             values = value if isinstance(value, list) else [] if value is None else [value]
             if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
                 raise InputError(f"{file}: field eos_token_id must be a token id or a list of them, got {value!r}")
@@ -348,18 +350,20 @@ def default_out(settings: EvalSettings) -> Path:
     return DEFAULT_TRACES / "eval" / settings.task / settings.attention
 
 
-def output_file(out: str | Path | None, settings: EvalSettings, config):
-    """(file, trace config) of a run. A *.jsonl path is used as given; in a directory the file takes the authors'
-    name, with the first free run number (`_1`, `_2`, ...) so that a new run never overwrites an older one."""
+def output_file(out: str | Path | None, settings: EvalSettings, config, force: bool = False):
+    """(file, trace config) of a run, checked before any sampling. A *.jsonl path is used as given (an existing
+    one only replaced with force); in a directory the file takes the authors' name, with the first free run number
+    (`_1`, `_2`, ...) so that a new run never overwrites an older one."""
     from dataclasses import replace
 
     from kinetics.traces import trace_file_name
 
     path = Path(out) if out is not None else default_out(settings)
     if path.suffix == ".jsonl":
-        return path, config
+        return check_output(path, "--out", force, create_parent=True), config
     if path.exists() and not path.is_dir():
         raise InputError(f"--out {str(path)!r} is a file but not *.jsonl; give a FILE.jsonl or a directory")
+    check_directory(path, "--out")
     run = 0
     while (path / trace_file_name(replace(config, run=run))).exists():
         run += 1
@@ -369,9 +373,11 @@ def output_file(out: str | Path | None, settings: EvalSettings, config):
 class Checkpoint:
     """Finished samples of a run, kept next to its output (FILE.jsonl.partial) so that a crashed run resumes.
 
-    Line 1 is a fingerprint of everything that decides the samples; then one line per sample with its problem
-    index and trial. Every sample has its own seed, so a resumed run ends with exactly the samples an uninterrupted
-    one would have. The file is removed once the traces are written.
+    Line 1 is a fingerprint of everything that decides the samples (the settings, the problems, and the weights by
+    content: see `run_fingerprint`); then one line per sample with its problem index and trial. Every sample has
+    its own seed, so a resumed run ends with exactly the samples an uninterrupted one would have. A last line cut
+    short by a crash is dropped (its sample is generated again); any other bad line is an error. The file is
+    removed once the traces are written.
     """
 
     def __init__(self, path: Path, fingerprint: dict):
@@ -380,23 +386,32 @@ class Checkpoint:
     def load(self) -> dict[tuple[int, int], dict]:
         if not self.path.is_file():
             return {}
-        lines = self.path.read_text().splitlines()
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        torn = lines.pop() if lines else b""   # what follows the last newline: a line the crash cut short
+        if not lines:   # the crash cut even the fingerprint line: nothing was saved
+            self.remove()
+            return {}
+        entries = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                entries.append(json.loads(line.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise InputError(f"{self.path}, line {number}: not a kinetics eval checkpoint line (not UTF-8 JSON); "
+                                 f"delete the file or write to another --out") from None
+        if entries[0] != self.fingerprint:
+            raise InputError(f"{self.path} holds samples of another run (other weights, settings or problems); "
+                             f"delete it or write to another --out")
         try:
-            if json.loads(lines[0]) != self.fingerprint:
-                raise InputError(f"{self.path} holds samples of another run (other settings, problems or model); "
-                                 f"delete it or write to another --out")
-            done = {}
-            for line in lines[1:]:
-                if line.strip():  # a line cut short by a crash is the last one: drop it
-                    try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        break
-                    done[(entry["problem"], entry["trial"])] = entry["sample"]
-            return done
-        except (json.JSONDecodeError, IndexError, KeyError, TypeError):
+            done = {(e["problem"], e["trial"]): e["sample"] for e in entries[1:]}
+        except (KeyError, TypeError):
             raise InputError(f"{self.path}: not a kinetics eval checkpoint; delete it or write to another --out") \
                 from None
+        if torn:
+            log.warning("eval: %s ends with a line cut short (a crash while writing); its sample is generated again",
+                        self.path)
+            atomic_write(self.path, b"\n".join(lines) + b"\n", "--out")
+        return done
 
     def append(self, entries) -> None:
         new = not self.path.is_file()
@@ -406,15 +421,26 @@ class Checkpoint:
                 file.write(json.dumps(self.fingerprint) + "\n")
             for (problem, trial), sample in entries:
                 file.write(json.dumps({"problem": problem, "trial": trial, "sample": sample}) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
 
 
+def run_fingerprint(weights: Path, settings: EvalSettings, model: str, problems: list[Problem]) -> dict:
+    """What decides a run's samples, by content: the weights (see `weights_fingerprint`), the settings (sampling
+    parameters included), the model's name in the traces and the problems."""
+    from kinetics.engine.loader import weights_fingerprint
+
+    return {"settings": asdict(settings), "model": model, "weights": weights_fingerprint(weights),
+            "problems": hashlib.sha256(json.dumps([(p.problem, p.answer) for p in problems]).encode()).hexdigest()}
+
+
 def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem], out: str | Path | None = None,
              model: str | None = None, device: str = "cpu", dtype: str | None = None,
              progress: bool = False, engine_limits: dict | None = None, chunk: int = 0,
-             data_parallel: int = 1) -> EvalResult | None:
+             data_parallel: int = 1, force: bool = False) -> EvalResult | None:
     """Generate `settings.trials` samples of every problem, grade them, write the traces; returns the summary.
 
     chunk > 0 generates that many samples per engine call and checkpoints after each call (see Checkpoint); 0 runs
@@ -427,7 +453,7 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
     weights = _check_weights_dir(weights)
     name = model_name(weights, model)
     from kinetics.traces import write_hf_jsonl
-    path, config = output_file(out, settings, trace_config(settings, name))  # fails now if the traces cannot name it
+    path, config = output_file(out, settings, trace_config(settings, name), force)  # checked before any sampling
     tokenizer = load_tokenizer(weights)
     stops = stop_token_ids(weights, tokenizer)
 
@@ -436,10 +462,7 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         if len(ids) >= settings.max_length:
             raise InputError(f"{problem.where or 'a problem'}: its prompt has {len(ids)} tokens, not less than "
                              f"--max-length {settings.max_length}")
-    fingerprint = {"settings": asdict(settings), "model": name, "weights": Path(weights).resolve().name,
-                   "problems": hashlib.sha256(json.dumps([(p.problem, p.answer) for p in problems]).encode())
-                   .hexdigest()}
-    checkpoint = Checkpoint(path.with_name(path.name + ".partial"), fingerprint)
+    checkpoint = Checkpoint(path.with_name(path.name + ".partial"), run_fingerprint(weights, settings, name, problems))
     done = checkpoint.load()
     todo = [(i, trial) for i in range(len(problems)) for trial in range(settings.trials) if (i, trial) not in done]
 
@@ -470,24 +493,32 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
              settings.trials, name, device, settings.attention, len(todo))
     start = time.perf_counter()
     size = chunk if chunk > 0 else max(len(todo), 1)
-    for first in range(0, len(todo), size):
-        part = todo[first:first + size][rank::data_parallel]      # every rank makes as many engine calls
-        outputs = llm.generate([prompts[i] for i, _ in part], [params(i, t) for i, t in part],
-                               progress=progress and not parallel.is_helper_rank())
-        failed = [o for o in outputs if o.error is not None]
-        error = (f"{len(failed)} of {len(outputs)} requests were rejected by the engine: {failed[0].error}"
-                 if failed else None)
-        graded = [] if error else [_graded_sample(problems[i], output, tokenizer, stops, settings.repetition_stop)
-                                   for (i, _), output in zip(part, outputs)]
-        mine = (error, list(zip(part, graded)))
-        gathered = parallel.gather_objects(mine) if data_parallel > 1 else [mine]
-        errors = [e for e, _ in gathered if e]
-        if errors:
-            raise InputError(errors[0])
-        entries = [entry for _, rank_entries in gathered for entry in rank_entries]
-        if chunk > 0 and not parallel.is_helper_rank():
-            checkpoint.append(entries)
-        done.update(entries)
+
+    def saved() -> str:
+        if chunk <= 0:
+            return "nothing was saved (no checkpoint without --chunk N); rerun with --chunk N to keep samples as they end"
+        return (f"{len(done)} of {len(problems) * settings.trials} samples are saved in {checkpoint.path}; rerun the "
+                f"same command to resume")
+
+    with on_interrupt(saved):
+        for first in range(0, len(todo), size):
+            part = todo[first:first + size][rank::data_parallel]      # every rank makes as many engine calls
+            outputs = llm.generate([prompts[i] for i, _ in part], [params(i, t) for i, t in part],
+                                   progress=progress and not parallel.is_helper_rank())
+            failed = [o for o in outputs if o.error is not None]
+            error = (f"{len(failed)} of {len(outputs)} requests were rejected by the engine: {failed[0].error}"
+                     if failed else None)
+            graded = [] if error else [_graded_sample(problems[i], output, tokenizer, stops, settings.repetition_stop)
+                                       for (i, _), output in zip(part, outputs)]
+            mine = (error, list(zip(part, graded)))
+            gathered = parallel.gather_objects(mine) if data_parallel > 1 else [mine]
+            errors = [e for e, _ in gathered if e]
+            if errors:
+                raise InputError(errors[0])
+            entries = [entry for _, rank_entries in gathered for entry in rank_entries]
+            if chunk > 0 and not parallel.is_helper_rank():
+                checkpoint.append(entries)
+            done.update(entries)
     wall = time.perf_counter() - start
     if parallel.is_helper_rank():        # rank 0 writes (for --dp and --tp alike)
         return None
@@ -514,6 +545,7 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
     log.info("eval: pass@1 %.1f%%, pass@%d %.1f%% over %d samples; traces in %s", pass_at_1, settings.trials,
              pass_at_trials, len(samples), path)
     return EvalResult(path, pass_at_1, pass_at_trials, len(samples), metadata["generated_tokens"], wall)
+
 
 
 TRACE_FIELDS = ("query", "choices", "prediction", "score", "gen_tokens", "prompt_tokens", "finished")

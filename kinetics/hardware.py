@@ -16,7 +16,7 @@ Preset numbers are dense (no 2:4 sparsity) peaks from the vendors' public datash
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from kinetics.errors import InputError, check_positive
 
@@ -106,10 +106,17 @@ def hardware_from_numbers(peak_tflops: float, hbm_tbps: float, memory_gb: float 
 def resolve_hardware(hardware: str | Hardware | None = "b200", peak_tflops: float | None = None,
                      hbm_tbps: float | None = None, memory_gb: float | None = None) -> Hardware:
     """The rule of every chapter's `parameters` cell and every command's hardware options: raw numbers (both of
-    them) win over the named preset; the raw machine is named after its numbers, e.g. '989 TFLOP/s, 3.35 TB/s'."""
+    them) win over the named preset; the raw machine is named after its numbers, e.g. '989 TFLOP/s, 3.35 TB/s'.
+    `memory_gb` sets the memory of either (a preset keeps its rates and gets that memory)."""
+    if memory_gb is not None:
+        check_positive("--memory-gb (memory in GB)", memory_gb)
     if peak_tflops is not None or hbm_tbps is not None:
         if peak_tflops is None or hbm_tbps is None:
             raise InputError("give both --peak-tflops and --hbm-tbps (peak TFLOP/s and HBM TB/s), or neither")
         return hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb,
                                      name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
-    return get_hardware(hardware if hardware is not None else "b200")
+    preset = get_hardware(hardware if hardware is not None else "b200")
+    if memory_gb is None:
+        return preset
+    # a preset with other memory (e.g. a partitioned GPU): the batch that shares weight reads follows it
+    return replace(preset, name=f"{preset.name} with {float(memory_gb):g} GB", memory_bytes=float(memory_gb) * 1e9)

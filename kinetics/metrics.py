@@ -43,7 +43,8 @@ def bootstrap_weights(n_problems: int, n_boot: int = 2000, seed: int = 0) -> np.
     resamples cost one matrix product.
     """
     if n_problems < 1 or n_boot < 1:
-        raise InputError("bootstrap needs at least one problem and one resample")
+        raise InputError(f"bootstrap needs at least one problem and one resample (n_boot), got {n_problems} "
+                         f"problem(s) and n_boot {n_boot}")
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, n_problems, size=(n_boot, n_problems))
     weights = np.zeros((n_boot, n_problems))

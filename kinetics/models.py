@@ -8,12 +8,13 @@ the MLP with a router and `num_experts` SwiGLU experts of which `num_experts_per
 """
 from __future__ import annotations
 
-import json
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kinetics.errors import InputError
+from kinetics.errors import InputError, read_json
 
 _COMMON = {"vocab_size": 151936, "head_dim": 128, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
            "max_position_embeddings": 40960, "hidden_act": "silu", "attention_bias": False,
@@ -44,21 +45,81 @@ PRESET_CONFIGS: dict[str, dict] = {
     "qwen3-30b-a3b": _moe(2048, 48, 32, 4, 6144, 768, 128, 8),
     "qwen3-235b-a22b": _moe(4096, 94, 64, 4, 12288, 1536, 128, 8),
 }
-_REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
 #: model_type -> architecture of the decoder families the cost model prices (the engine runs the two Qwen3 ones)
 ARCHITECTURES = {"qwen3": "Qwen3ForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "qwen2": "Qwen2ForCausalLM",
                  "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}
 _TYPES = {arch: model_type for model_type, arch in ARCHITECTURES.items()}
+_MISSING = object()
+
+
+class ConfigFields:
+    """Strict, typed access to the fields of a Hugging Face config.json: integers are integers (not bools, not
+    128.7, not "128"), numbers are finite and positive, flags are true/false, and a missing required field or a bad
+    value is one InputError naming the file, the field and the value. null stands for "not set" in optional fields
+    (as in transformers) and is an error in required ones."""
+
+    def __init__(self, config, source: str = "config"):
+        if not isinstance(config, dict):
+            raise InputError(f"{source}: a model config must be a JSON object, got {type(config).__name__}")
+        self.config, self.source = config, source
+
+    def _value(self, key: str, default):
+        value = self.config.get(key)
+        if value is None:
+            if default is _MISSING:
+                if key in self.config:
+                    raise InputError(f"{self.source}: field {key} is null; it needs a value")
+                raise InputError(f"{self.source}: missing field {key!r}")
+            return _MISSING
+        return value
+
+    def int(self, key: str, default=_MISSING, minimum: int = 1, maximum: int | None = None) -> int:
+        value = self._value(key, default)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{self.source}: field {key} must be an integer, got {value!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise InputError(f"{self.source}: field {key} must be {bound}, got {value}")
+        return value
+
+    def number(self, key: str, default=_MISSING) -> float:
+        value = self._value(key, default)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise InputError(f"{self.source}: field {key} must be a finite positive number, got {value!r}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._value(key, default)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            raise InputError(f"{self.source}: field {key} must be true or false, got {value!r}")
+        return value
+
+    def int_list(self, key: str) -> tuple[int, ...]:
+        value = self._value(key, ())
+        if value is _MISSING:
+            return ()
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            raise InputError(f"{self.source}: field {key} must be an integer >= 0 or a list of them, got {value!r}")
+        return tuple(values)
 
 
 def read_config(source: dict | str | Path) -> tuple[dict, str, str | None]:
     """(config dict, where it came from, a name) from a dict, a config.json, a model directory or a preset name."""
     if isinstance(source, dict):
         return dict(source), "config", None
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"a model config must be a JSON object, a path or a preset name, got {type(source).__name__}")
     key = canonical_name(str(source))
-    if key in PRESET_CONFIGS:
-        return dict(PRESET_CONFIGS[key]), "config", key
     path = Path(source)
+    if key in PRESET_CONFIGS and not path.exists():   # a directory named like a preset holds its own config
+        return dict(PRESET_CONFIGS[key]), "config", key
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise InputError(f"model directory {str(path)!r} has no config.json")
@@ -68,11 +129,7 @@ def read_config(source: dict | str | Path) -> tuple[dict, str, str | None]:
                          "(or a path to a config.json)")
     if not path.is_file():
         raise InputError(f"model config {str(path)!r} does not exist")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
-    return config, str(path), path.parent.name.lower()
+    return read_json(path, "model config"), str(path), path.parent.name.lower()
 
 
 def architecture_of(config: dict) -> str | None:
@@ -129,65 +186,52 @@ class ModelSpec:
     @classmethod
     def parse(cls, config: dict, source: str = "config", name: str | None = None) -> "ModelSpec":
         """The strict reader: every field checked, one clear line (naming `source`) for the first bad one."""
-        if not isinstance(config, dict):
-            raise InputError(f"{source}: a model config must be a JSON object, got {type(config).__name__}")
-        for key in _REQUIRED:
-            if key not in config:
-                raise InputError(f"{source}: missing field {key!r}")
+        fields = ConfigFields(config, source)
         architecture = architecture_of(config)
         model_type = config.get("model_type") or _TYPES.get(architecture, "qwen3")
         if model_type not in ARCHITECTURES:
-            raise InputError(f"{source}: model_type {model_type!r} is not supported; "
-                             f"supported: {', '.join(ARCHITECTURES)}")
-        heads = int(config["num_attention_heads"])
-        hidden = int(config["hidden_size"])
-        experts = int(config.get("num_experts", config.get("num_local_experts", 0)) or 0)
+            raise InputError(f"{source}: architecture {architecture!r} (model_type {model_type!r}) is not supported; "
+                             f"supported model types: {', '.join(ARCHITECTURES)}")
+        heads = fields.int("num_attention_heads")
+        hidden = fields.int("hidden_size")
+        experts = fields.int("num_experts", fields.int("num_local_experts", 0, minimum=0), minimum=0)
+        kv_heads = fields.int("num_key_value_heads", heads)
+        if heads % kv_heads:
+            raise InputError(f"{source}: field num_attention_heads ({heads}) is not a multiple of "
+                             f"num_key_value_heads ({kv_heads})")
         rope = config.get("rope_scaling") or config.get("rope_parameters") or {}
         rope = rope if isinstance(rope, dict) else {}
-        theta = config.get("rope_theta", rope.get("rope_theta"))
-        eos = config.get("eos_token_id")
-        spec = cls(
+        theta = ConfigFields({"rope_theta": config.get("rope_theta", rope.get("rope_theta"))}, source)
+        return cls(
             name=name or "custom",
             hidden_size=hidden,
-            num_layers=int(config["num_hidden_layers"]),
+            num_layers=fields.int("num_hidden_layers"),
             num_heads=heads,
-            num_kv_heads=int(config.get("num_key_value_heads") or heads),
-            head_dim=int(config.get("head_dim") or hidden // heads),
-            intermediate_size=int(config["intermediate_size"]),
-            vocab_size=int(config["vocab_size"]),
-            tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            num_kv_heads=kv_heads,
+            head_dim=fields.int("head_dim", max(hidden // heads, 1)),
+            intermediate_size=fields.int("intermediate_size", minimum=0 if experts else 1),
+            vocab_size=fields.int("vocab_size"),
+            tie_word_embeddings=fields.flag("tie_word_embeddings", False),
             model_type=model_type,
             architecture=architecture,
             qk_norm=model_type.startswith("qwen3"),
             num_experts=experts,
-            num_experts_per_tok=int(config.get("num_experts_per_tok", 0) or 0) if experts else 0,
-            moe_intermediate_size=int(config.get("moe_intermediate_size", 0) or 0) if experts else 0,
-            norm_topk_prob=bool(config.get("norm_topk_prob", True)),
-            decoder_sparse_step=int(config.get("decoder_sparse_step", 1) or 1),
-            mlp_only_layers=tuple(config.get("mlp_only_layers") or ()),
-            rms_norm_eps=float(config.get("rms_norm_eps", 1e-6)),
-            rope_theta=float(theta if theta is not None else 10_000.0),
+            num_experts_per_tok=fields.int("num_experts_per_tok", maximum=experts) if experts else 0,
+            moe_intermediate_size=fields.int("moe_intermediate_size") if experts else 0,
+            norm_topk_prob=fields.flag("norm_topk_prob", True),
+            decoder_sparse_step=fields.int("decoder_sparse_step", 1),
+            mlp_only_layers=fields.int_list("mlp_only_layers"),
+            rms_norm_eps=fields.number("rms_norm_eps", 1e-6),
+            rope_theta=theta.number("rope_theta", 10_000.0),
             rope_type=rope.get("rope_type", rope.get("type", "default")) or "default",
-            use_sliding_window=bool(config.get("use_sliding_window", False)),
-            max_position_embeddings=int(config.get("max_position_embeddings", 40_960)),
-            attention_bias=bool(config.get("attention_bias", False)),
-            eos_token_ids=tuple(eos) if isinstance(eos, list) else (() if eos is None else (int(eos),)),
-            initializer_range=float(config.get("initializer_range", 0.02)),
+            use_sliding_window=fields.flag("use_sliding_window", False),
+            max_position_embeddings=fields.int("max_position_embeddings", 40_960),
+            attention_bias=fields.flag("attention_bias", False),
+            eos_token_ids=fields.int_list("eos_token_id"),
+            initializer_range=fields.number("initializer_range", 0.02),
             config=dict(config),
             source=source,
         )
-        for what in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size"):
-            if getattr(spec, what) <= 0:
-                raise InputError(f"{source}: {what} must be positive, got {getattr(spec, what)}")
-        if spec.num_heads % spec.num_kv_heads:
-            raise InputError(f"{source}: num_attention_heads ({heads}) is not a multiple of "
-                             f"num_key_value_heads ({spec.num_kv_heads})")
-        if experts and not (0 < spec.num_experts_per_tok <= experts and spec.moe_intermediate_size > 0):
-            raise InputError(f"{source}: an MoE config needs 0 < num_experts_per_tok <= num_experts "
-                             f"and moe_intermediate_size > 0")
-        if not experts and spec.intermediate_size <= 0:
-            raise InputError(f"{source}: intermediate_size must be positive, got {spec.intermediate_size}")
-        return spec
 
     def layer_is_moe(self, layer: int) -> bool:
         """Qwen3-MoE's rule: MoE every `decoder_sparse_step` layers, except the layers listed in mlp_only_layers."""

@@ -68,11 +68,9 @@ class StepModel:
 
     def save(self, path: str | Path) -> Path:
         """Atomic write (temp file + rename) of the calibration as JSON."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"features": FEATURES, **asdict(self)}, indent=1))
-        tmp.replace(path)
-        return path
+        from kinetics.output import atomic_write
+
+        return atomic_write(path, json.dumps({"features": FEATURES, **asdict(self)}, indent=1))
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> StepModel:

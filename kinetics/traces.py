@@ -21,6 +21,7 @@ finished (stopped before the length cap), correct (nullable boolean: NA where un
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -31,13 +32,18 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from kinetics.errors import InputError
+from kinetics.errors import InputError, read_text
+from kinetics.output import atomic_write
 
 # LiteSys generates at most 30,768 tokens (max_len 32768 minus 2000 reserved for the prompt). The traces' lengths
 # are re-tokenised text, so a capped sample can read a few tokens off the cap, and the repetition stop drops the
 # last 64 tokens: anything within 64 tokens of the cap counts as "did not finish".
 CAP_TOKENS = 30768
 CAP_SLACK = 64
+
+# The longest generation a trace may record: 2^20 tokens, 25x the 40,960 positions of the longest-context model
+# here. A length above it (or below 1) is a unit or parsing error, not a sample, and would price as nonsense.
+MAX_TRACE_TOKENS = 1 << 20
 
 ATTENTION_KINDS = ("dense", "topk", "blocktopk")
 CONFIG_KEYS = ["task", "model", "attention", "budget", "block_size", "local_window"]
@@ -171,9 +177,10 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
     """One of the authors' per-problem tables as tidy rows (one per sample). Every fault is an InputError."""
     path = Path(path)
     config = parse_trace_name(path)
+    text = read_text(path, "trace table")
     try:
-        raw = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raw = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(f"{path}: not a readable CSV table ({error})") from None
     for column in CSV_REQUIRED:
         if column not in raw.columns:
@@ -194,11 +201,14 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
         try:
             lengths = json.loads(row.generation_length)
             if not (isinstance(lengths, list) and lengths
-                    and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in lengths)):
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in lengths)):
                 raise ValueError
         except (TypeError, ValueError):
-            raise InputError(f"{where}: field generation_length must be a JSON list of non-negative integers, "
+            raise InputError(f"{where}: field generation_length must be a JSON list of integers, "
                              f"got {str(row.generation_length)[:60]!r}") from None
+        odd = next((v for v in lengths if not 1 <= v <= MAX_TRACE_TOKENS), None)
+        if odd is not None:
+            raise InputError(f"{where}: field generation_length holds {odd}, outside 1..{MAX_TRACE_TOKENS:,} tokens")
         try:
             coverage = float(row.coverage)
         except (TypeError, ValueError):
@@ -215,6 +225,9 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
             raise InputError(f"{where}: inconsistent sample counts or lengths for query_id {query_id} "
                              f"(field generation_length differs from its first row: {len(problem['lengths'])} vs "
                              f"{n} samples)")
+        if trial in problem["rows"]:
+            raise InputError(f"{where}: query_id {query_id} with trial {trial} appears twice (first at "
+                             f"{problem['rows'][trial][1].rsplit(', ', 1)[-1]}); fields query_id/trial")
         problem["rows"][trial] = (coverage, where)
 
     counts = {q: len(p["lengths"]) for q, p in problems.items()}
@@ -317,8 +330,7 @@ def write_hf_jsonl(path: str | Path, config: TraceConfig, samples: Iterable[Mapp
         _check_sample(record, f"sample {i}")
         lines.append(json.dumps(record))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic_write(path, "\n".join(lines) + "\n")
 
 
 def _check_sample(record: Mapping, where: str) -> None:
@@ -332,10 +344,11 @@ def _check_sample(record: Mapping, where: str) -> None:
     score = record.get("score")
     if isinstance(score, bool) or not isinstance(score, (int, float)) or float(score) not in (0.0, 100.0):
         raise InputError(f"{where}: field score must be 0 or 100, got {score!r}")
-    for key in ("gen_tokens", "prompt_tokens"):
+    for key, low in (("gen_tokens", 1), ("prompt_tokens", 0)):
         if key in record and not (isinstance(record[key], int) and not isinstance(record[key], bool)
-                                  and record[key] >= 0):
-            raise InputError(f"{where}: field {key} must be a non-negative integer, got {record[key]!r}")
+                                  and low <= record[key] <= MAX_TRACE_TOKENS):
+            raise InputError(f"{where}: field {key} must be an integer in {low}..{MAX_TRACE_TOKENS:,}, "
+                             f"got {record[key]!r}")
     if "finished" in record and not isinstance(record["finished"], bool):
         raise InputError(f"{where}: field finished must be true or false, got {record['finished']!r}")
 
@@ -355,8 +368,7 @@ def iter_jsonl(path: Path, lines: list[str], first_number: int = 1):
 def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
     """A Hugging Face jsonl trace file as tidy rows; lengths from `gen_tokens` or, if absent, the Qwen3 tokenizer."""
     path = Path(path)
-    text = path.read_text()
-    lines = [line for line in text.splitlines()]
+    lines = read_text(path, "trace file").splitlines()
     if not lines or not lines[0].strip():
         raise InputError(f"{path}: empty file; line 1 must be the metadata object")
     try:
@@ -379,7 +391,7 @@ def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
                                  f"{getattr(config, key)!r} in the file name")
     cap = int(metadata.get("max_gen_tokens", CAP_TOKENS))
 
-    records = []
+    records, wheres = [], []
     for where, record in iter_jsonl(path, lines[1:], first_number=2):
         if not isinstance(record, dict):
             raise InputError(f"{where}: a sample line must be a JSON object")
@@ -390,9 +402,11 @@ def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
             record["prediction"] = [record["prediction"]]
         _check_sample(record, where)
         records.append(record)
+        wheres.append(where)
     if not records:
         raise InputError(f"{path}: no sample lines after the metadata line")
 
+    _check_query_ids(records, wheres)
     query_ids: dict[str, int] = {}
     sample_ids: list[int] = []
     per_query: dict[int, int] = {}
@@ -430,6 +444,17 @@ def read_hf_jsonl(path: str | Path) -> pd.DataFrame:
     return _finish(table, config, path)
 
 
+def _check_query_ids(records: list[dict], wheres: list[str]) -> None:
+    """A sample's problem is its `query` text; an explicit `query_id` must name one problem only."""
+    named: dict = {}
+    for where, record in zip(wheres, records):
+        if "query_id" in record:
+            first = named.setdefault(record["query_id"], (record["query"], where))
+            if first[0] != record["query"]:
+                raise InputError(f"{where}: field query_id {record['query_id']!r} names another problem than at "
+                                 f"{first[1].rsplit(', ', 1)[-1]}; problem ids must be unique per file")
+
+
 # ---- the whole directory ----------------------------------------------------------------------------------------
 
 _CACHE: dict[tuple, pd.DataFrame] = {}
@@ -455,18 +480,38 @@ def trace_files(directory: str | Path | None = None) -> list[Path]:
     return files
 
 
-def load_traces(directory: str | Path | None = None) -> pd.DataFrame:
+def load_traces(directory: str | Path | None = None, pool: bool = False) -> pd.DataFrame:
     """Every trace file under `directory` (None: --traces / $KINETICS_TRACES / data/traces) as one tidy table.
 
+    Two files holding the same setting and run (say a copy in another folder) are refused, both named: pooling
+    them would count one run twice. With `pool`, such a file becomes one more run of its setting instead. A
+    setting is never pooled across the two formats: the authors' tables number problems by their own ids, the
+    jsonl files by the order of their queries, so one id would name two problems.
     Files are cached by (path, size, mtime), so chapters and the CLI can call this freely.
     """
-    frames = []
+    frames, seen, formats = [], {}, {}
     for path in trace_files(directory):
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in _CACHE:
             _CACHE[key] = read_trace_file(path)
-        frames.append(_CACHE[key])
+        frame = _CACHE[key]
+        setting = tuple(frame[CONFIG_KEYS].iloc[0])
+        formats.setdefault(setting, {}).setdefault(path.suffix, path)
+        mixed = [p for suffix, p in formats[setting].items() if suffix != path.suffix]
+        if mixed:
+            raise InputError(f"{mixed[0]} and {path} hold the same setting ({TraceConfig(*setting).label}) in two "
+                             f"formats (.csv tables and .jsonl traces number problems differently); keep one")
+        run = int(frame["run"].iloc[0])
+        if (setting, run) in seen:
+            if not pool:
+                raise InputError(f"{seen[setting, run]} and {path} hold the same setting "
+                                 f"({TraceConfig(*setting).label}, run {run}); remove one, or pool them as "
+                                 f"separate runs (--pool-duplicates, load_traces(pool=True))")
+            run = max(r for s, r in seen if s == setting) + 1
+            frame = frame.assign(run=run)
+        seen[setting, run] = path
+        frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     for key in ("task", "model", "attention", "source"):
         table[key] = table[key].astype(str)

@@ -439,4 +439,4 @@ def test_a_crashed_chunked_run_resumes_where_it_stopped(tiny_model, problems_fil
     stale.append([((0, 0), {"score": 0.0})])
     with pytest.raises(InputError, match="another run"):
         kinetics_eval.run_eval(tiny_model, settings, problems, out=out / "aime24_qwen3-0-6b_dense.jsonl",
-                               model="qwen3-0.6b", chunk=2)
+                               model="qwen3-0.6b", chunk=2, force=True)

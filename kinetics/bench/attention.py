@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 
 from kinetics.bench.timing import TIMER, copy_bandwidth_tbps, time_ms
+from kinetics.output import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -475,7 +476,7 @@ def tune(out: Path, runs: int = 50) -> None:
                                                   num_splits=splits, selected_physical=selp), kv)
         pd.CONFIG.update(copy.deepcopy(base_pd))
         del p
-        out.write_text(json.dumps(rows_out, indent=1))
+        atomic_write(out, json.dumps(rows_out, indent=1))   # after each shape: a crash keeps the shapes done
     best = {}
     for r in rows_out:
         key = (r["rows"], r["context"], r["page_size"], r["kernel"])

@@ -19,6 +19,7 @@ import pandas as pd
 from kinetics.bench.provenance import device_slug, provenance
 from kinetics.errors import InputError
 from kinetics.frontier import ALLOCATIONS, STRATEGIES, cost_grid, envelope, frontier, frontier_points, sweep
+from kinetics.output import atomic_write, check_output
 from kinetics.paths import results_dir
 from kinetics.traces import group_arrays, load_traces
 
@@ -57,8 +58,12 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=None, help="result file (default data/results/<device>/frontier_sweep.json)")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--force", action="store_true", help="replace an existing result file")
     args = parser.parse_args(argv)
     try:
+        out = None if args.no_save else check_output(
+            args.out or results_dir(device_slug()) / "frontier_sweep.json", "--out", args.force, (".json",),
+            create_parent=True)
         start = time.perf_counter()
         table = load_traces(args.traces)
         load_seconds = time.perf_counter() - start
@@ -71,13 +76,11 @@ def main(argv=None) -> int:
     print(f"frontier sweep: {result['source_files']} tables ({result['settings']} settings), {result['frontiers']} "
           f"frontiers, median {result['seconds_median']:.3f} s over {args.repeats} runs on {os.cpu_count()} CPU(s) "
           f"(target <= 2 s); reading the tables the first time: {load_seconds:.3f} s")
-    if not args.no_save:
-        out = args.out or str(results_dir(device_slug()) / "frontier_sweep.json")
-        os.makedirs(os.path.dirname(out), exist_ok=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
         record = {"result": result, "provenance": provenance(" ".join(["python", "-m", "kinetics.bench.frontier",
                                                                         *(argv or sys.argv[1:])]))}
-        with open(out, "w") as handle:
-            json.dump(record, handle, indent=2)
+        atomic_write(out, json.dumps(record, indent=2))
         print(f"wrote {out}")
     return 0
 

@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 
 from kinetics.errors import InputError
 
@@ -39,48 +40,92 @@ def add_list_and_show(parser: argparse.ArgumentParser, list_presets, show_one, s
     show.set_defaults(func=show_one)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's contract: a usage error is one line on stderr and exit code 2 (see `main`)."""
+
+    def error(self, message: str):
+        raise InputError(f"{message} ({self.prog}; see {self.prog} --help)")
+
+
 def _top_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="kinetics", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Kinetics, the book: the real cost of test-time scaling.",
-        epilog=f"commands:\n{lines}\n\nRun 'kinetics COMMAND --help' for the options of one command.")
+        epilog=f"commands:\n{lines}\n\nRun 'kinetics COMMAND --help' for the options of one command. "
+               f"--debug (anywhere) shows the traceback of an internal error.")
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The contract (README, "What the command line promises"): exit 0 on success; exit 2 and one line
+    `kinetics: error: ...` for bad input; exit 130 and one line on what was saved when interrupted; exit 1 and one
+    line for an internal fault, with the traceback only under --debug. Of several ranks, only rank 0 reports."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug, quiet = "--debug" in argv, _other_rank()
+    try:
+        return _run([a for a in argv if a != "--debug"], argv)
+    except InputError as error:
+        if not quiet:
+            print(f"kinetics: error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:   # `kinetics ... | head` closed the pipe: not an error of ours, and nothing to add
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt as stop:
+        from kinetics.output import interrupt_note
+
+        if not quiet:
+            print(f"kinetics: interrupted: {_one_line(interrupt_note(stop))}", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 -- the contract: any other fault is an internal error, exit 1
+        if debug:
+            traceback.print_exc()
+        print(f"kinetics: internal error: {type(error).__name__}: {_one_line(str(error))} (a bug: rerun with "
+              f"--debug for the traceback and report it)", file=sys.stderr)
+        return 1
+
+
+def _other_rank() -> bool:
+    """A rank other than 0 of a parallel run (it computes; rank 0 reports)."""
+    return "WORLD_SIZE" in os.environ and int(os.environ.get("RANK", "0")) > 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _run(argv: list[str], full_argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not argv or argv[0] not in COMMANDS:
-        _top_parser().parse_args(argv[:1] or ["--help"])
-        return 2
+        if argv[:1] in (["-h"], ["--help"]):
+            _top_parser().print_help()
+            return 0
+        _top_parser().parse_args(argv[:1] or [])
     name = argv[0]
     module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"kinetics {name}", description=COMMANDS[name][1])
+    parser = Parser(prog=f"kinetics {name}", description=COMMANDS[name][1])
     module.register(parser)
     args = parser.parse_args(argv[1:])
     if not hasattr(args, "func"):
-        parser.print_help()
-        return 2
+        choices = next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+        raise InputError(f"kinetics {name} needs one of: {', '.join(choices)} (see kinetics {name} --help)")
     tp, dp = getattr(args, "tp", 1), getattr(args, "dp", 1)
     ranks = max(tp, dp)
-    quiet = ranks > 1 and "WORLD_SIZE" in os.environ and int(os.environ.get("RANK", "0")) > 0
-    try:
-        if tp < 1 or dp < 1 or (tp > 1 and dp > 1):
-            raise InputError(f"--tp and --dp must be >= 1 and only one of them above 1, got --tp {tp} --dp {dp}")
-        if ranks > 1 and "WORLD_SIZE" not in os.environ:     # start the ranks here (torchrun starts them itself)
-            from kinetics.engine.parallel import launch_local
+    if tp < 1 or dp < 1 or (tp > 1 and dp > 1):
+        raise InputError(f"--tp and --dp must be >= 1 and only one of them above 1, got --tp {tp} --dp {dp}")
+    if ranks > 1 and "WORLD_SIZE" not in os.environ:     # start the ranks here (torchrun starts them itself)
+        from kinetics.engine.parallel import launch_local
 
-            return launch_local(ranks, argv, getattr(args, "device", "cpu"))
-        if quiet:                                             # ranks other than 0 compute; rank 0 reports
-            sys.stdout = open(os.devnull, "w")
-            logging.getLogger().setLevel(logging.ERROR)
-        return int(args.func(args) or 0)
-    except InputError as error:
-        if not quiet:
-            print(f"kinetics: error: {error}", file=sys.stderr)
-        return 2
+        if ranks > (os.cpu_count() or 1) and not str(getattr(args, "device", "cpu")).startswith("cuda"):
+            raise InputError(f"--tp/--dp {ranks}: more processes than the {os.cpu_count()} CPU cores here")
+
+        return launch_local(ranks, full_argv, getattr(args, "device", "cpu"))
+    if ranks > 1 and _other_rank():                      # ranks other than 0 compute; rank 0 reports
+        sys.stdout = open(os.devnull, "w")
+        logging.getLogger().setLevel(logging.ERROR)
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

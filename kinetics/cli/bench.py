@@ -19,6 +19,7 @@ from kinetics.bench.engine import (PARTS, VALIDATE_MODELS, bench_replay, bench_s
 from kinetics.bench.provenance import device_slug, provenance
 from kinetics.bench.timing import measure_ceilings
 from kinetics.errors import InputError
+from kinetics.output import atomic_write, check_output, on_interrupt
 from kinetics.paths import results_dir
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def register_attention(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output JSON (default data/results/<device>/attention.json)")
     parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.add_argument("--no-flashinfer", action="store_true", help="time our kernels only")
     parser.add_argument("--tune", action="store_true",
                         help="time launch-parameter variants of our kernels at the TARGETS.md shapes (tune.json)")
@@ -63,16 +65,19 @@ def run_attention(args) -> int:
             raise InputError(f"flashinfer is not importable ({error}); install flashinfer-python or pass "
                              "--no-flashinfer") from error
     out = args.out or results_dir(device_slug()) / "attention.json"
+    out = check_output(out.with_name("tune.json") if args.tune else out, "--out", args.force, (".json",),
+                       create_parent=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if args.tune:
-        tune(out.with_name("tune.json"))
+        tune(out)
         return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
     runs = 50
     layer_shapes = [] if args.no_layer else ([(256, 8192), (256, 32768)] if args.quick else
                                              [(256, 8192), (256, 16384), (256, 32768), (1024, 8192), (1024, 32768)])
-    result = measure(sweep_shapes(args.quick), flashinfer_on, runs, layer_shapes, command)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    with on_interrupt(lambda: f"nothing was written; {out} is as it was; rerun to measure"):
+        result = measure(sweep_shapes(args.quick), flashinfer_on, runs, layer_shapes, command)
+    atomic_write(out, json.dumps(result, indent=1))
     print_table(result, sys.stdout)
     log.info("wrote %s", out)
     return 0
@@ -120,29 +125,39 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
                         help="saturated: share of the KV cache the snapshot fills at the end of the window")
     parser.add_argument("--saturated-model", default="qwen3-8b", help="saturated: model shape (default qwen3-8b)")
     parser.add_argument("--quick", action="store_true", help="a small version of every part (a smoke test)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.set_defaults(func=run_engine)
 
 
 def run_engine(args) -> int:
     import torch
 
-    if not torch.cuda.is_available():
-        raise InputError("kinetics bench engine needs a CUDA GPU")
     parts = [p for p in args.parts.split(",") if p]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
-        raise InputError(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
-    out = args.out or results_dir(device_slug()) / "engine.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise InputError(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    if not torch.cuda.is_available():
+        raise InputError("kinetics bench engine needs a CUDA GPU")
+    out = check_output(args.out or results_dir(device_slug()) / "engine.json", "--out", args.force, (".json",),
+                       create_parent=True)
+    with on_interrupt(lambda: f"nothing was written; {out} is as it was (results are written when every part "
+                              f"has finished); rerun to measure"):
+        result = _bench_engine(args, parts)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if "validate" in result and result["validate"]["points"]:
+            calibrate(result, out.with_name("step_model.json"))   # this GPU's step-time model
+    atomic_write(out, json.dumps(result, indent=1))
+    _engine_summary(result)
+    print(f"wrote {out}")
+    return 0
+
+
+def _bench_engine(args, parts: list[str]) -> dict:
+    """Every asked-for part; the result is written only once all have finished, so a crash keeps the old file."""
     result = {"provenance": provenance("kinetics bench engine " + " ".join(sys.argv[3:])),
               "quick": args.quick, "ceilings": measure_ceilings()}
     log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],
              result["ceilings"]["matmul_tflops"])
-
-    def save():
-        out.write_text(json.dumps(result, indent=1))
-
-    save()
     for part in parts:
         start = time.perf_counter()
         if part == "targets":
@@ -160,13 +175,7 @@ def run_engine(args) -> int:
                                                 kinds=tuple(args.validate_attention.split(",")),
                                                 models=tuple(args.validate_models.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
-        save()
-        if part == "validate" and result["validate"]["points"]:
-            calibrate(result, out.with_name("step_model.json"))   # this GPU's step-time model
-            save()
-    _engine_summary(result)
-    print(f"wrote {out}")
-    return 0
+    return result
 
 
 def _engine_summary(result: dict) -> None:

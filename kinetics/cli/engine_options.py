@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from kinetics.errors import InputError
+
 
 def add_attention_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("attention")
@@ -23,6 +25,8 @@ def add_device_args(parser: argparse.ArgumentParser, data_parallel: bool = False
     parser.add_argument("--max-model-len", type=int, default=None,
                         help="longest request in tokens (default: what the command needs)")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="decode without CUDA graphs")
+    parser.add_argument("--skip-finite-check", action="store_true",
+                        help="load weights without checking that every value is finite (faster, unsafe)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_parallel_args(parser, data_parallel)
 
@@ -45,6 +49,12 @@ def attention_config(args):
 def engine_limits(args, needed_len: int, requests: int) -> dict:
     """EngineConfig fields: the cache and the CUDA graphs sized for this command's requests, not the model's max."""
     page = args.page_size
+    if args.max_model_len is not None and args.max_model_len < needed_len + 1:
+        raise InputError(f"--max-model-len {args.max_model_len} is less than the {needed_len + 1} tokens this "
+                         f"command needs (longest prompt + new tokens + 1)")
+    if args.max_num_seqs < 1:
+        raise InputError(f"--max-num-seqs must be >= 1, got {args.max_num_seqs}")
     max_len = args.max_model_len or -(-(needed_len + 1) // page) * page
-    return {"num_pages": args.num_pages, "max_num_seqs": max(1, min(args.max_num_seqs, requests)),
-            "max_model_len": max_len, "cuda_graphs": not args.no_cuda_graphs, "tensor_parallel": args.tp}
+    return {"num_pages": args.num_pages, "max_num_seqs": min(args.max_num_seqs, requests),
+            "max_model_len": max_len, "cuda_graphs": not args.no_cuda_graphs, "tensor_parallel": args.tp,
+            "check_finite": not args.skip_finite_check}

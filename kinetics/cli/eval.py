@@ -33,6 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N problems")
     parser.add_argument("--out", metavar="FILE.jsonl", help="trace file (*.jsonl), or a directory where it gets the "
                         "authors' name and a new run number (default data/traces/eval/TASK/ATTENTION/)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out FILE.jsonl")
     parser.add_argument("--model", metavar="NAME", help="model name in the traces (default: the directory name)")
     parser.add_argument("--attention", choices=("dense", "blocktopk"), default="dense")
     parser.add_argument("--budget", type=int, default=1024, help="block top-k: KV tokens per step (default 1024)")
@@ -51,6 +52,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="default: fp32 on CPU, bf16 on CUDA")
     parser.add_argument("--max-num-seqs", type=int, help="engine: requests decoded together")
     add_parallel_args(parser, data_parallel=True)
+    parser.add_argument("--skip-finite-check", action="store_true",
+                        help="load weights without checking that every value is finite (faster, unsafe)")
     parser.add_argument("--chunk", type=int, default=0, metavar="N",
                         help="generate N samples per engine call and checkpoint after each (FILE.jsonl.partial); "
                         "a rerun with the same settings resumes (default 0: all in one call, no checkpoint)")
@@ -73,12 +76,13 @@ def run(args) -> int:
     if device is None:
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    limits = {"max_num_seqs": args.max_num_seqs} if args.max_num_seqs else {}
+    limits = {"check_finite": not args.skip_finite_check,
+              **({"max_num_seqs": args.max_num_seqs} if args.max_num_seqs is not None else {})}
     if args.chunk < 0:
         raise InputError(f"--chunk must be >= 0, got {args.chunk}")
     limits["tensor_parallel"] = args.tp
     result = run_eval(args.weights, settings, problems, args.out, args.model, device, args.dtype,
-                      progress=True, engine_limits=limits, chunk=args.chunk, data_parallel=args.dp)
+                      progress=True, engine_limits=limits, chunk=args.chunk, data_parallel=args.dp, force=args.force)
     if result is None:       # a helper rank of --dp: rank 0 reports
         return 0
     print(json.dumps({"out": str(result.path), "pass@1": round(result.pass_at_1, 2),

@@ -11,11 +11,14 @@ from kinetics.cli.hardware import add_hardware_arguments, hardware_from_args
 from kinetics.errors import InputError
 from kinetics.frontier import (ATTENTION_CHOICES, CONVENTIONS, FRONTIER_ALLOCATIONS, METRICS, STRATEGIES, UNITS,
                                cost_grid, envelope, frontier, frontier_points, sweep, threshold_model, winner_spans)
+from kinetics.output import IMAGE_SUFFIXES, atomic_path, atomic_write, check_output
 from kinetics.traces import load_traces
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
+    parser.add_argument("--pool-duplicates", action="store_true",
+                        help="pool trace files holding the same setting and run as separate runs (default: refuse)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="best-of-n")
     parser.add_argument("--cost", choices=METRICS, default="eflops",
                         help="flops: 2 x params x tokens (prior work); flops-attn: all FLOPs; eflops: FLOPs + I x bytes")
@@ -29,17 +32,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print {points, envelope, ...} as JSON")
     out.add_argument("--csv", metavar="FILE", help="write the grid points as CSV")
-    out.add_argument("--plot", metavar="FILE.png", help="draw the frontiers and the envelope")
+    out.add_argument("--plot", metavar="FILE.png", help="draw the frontiers and the envelope (.png, .pdf, .svg)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --csv / --plot file")
     parser.add_argument("--bench", action="store_true", help="time the full sweep (all tables, both strategies, "
                                                              "FLOPs and eFLOPs, both allocations) and exit")
     parser.set_defaults(func=run)
 
 
+MAX_POINTS = 10_000   # a grid finer than this changes no frontier, and 1e8 points would take hours
+
+
 def run(args) -> int:
-    if args.points < 2:
-        raise InputError(f"--points must be at least 2, got {args.points}")
+    if not 2 <= args.points <= MAX_POINTS:
+        raise InputError(f"--points must be in 2..{MAX_POINTS}, got {args.points}")
     hardware = hardware_from_args(args)
-    table = load_traces(args.traces)
+    if args.csv:
+        csv = check_output(args.csv, "--csv", args.force, suffixes=(".csv",))
+    if args.plot:
+        plot = check_output(args.plot, "--plot", args.force, suffixes=IMAGE_SUFFIXES)
+    table = load_traces(args.traces, pool=args.pool_duplicates)
     if args.bench:
         from kinetics.bench.frontier import bench
 
@@ -55,16 +66,17 @@ def run(args) -> int:
     env = envelope(frontiers, grid)
     points = frontier_points(frontiers, grid)
     if args.csv:
-        pd.DataFrame(points).to_csv(args.csv, index=False)
-        print(f"wrote {len(points)} points to {args.csv}")
+        atomic_write(csv, pd.DataFrame(points).to_csv(index=False), "--csv")
+        print(f"wrote {len(points)} points to {csv}")
         return 0
     if args.plot:
         from kinetics.plots.scaling import plot_frontiers
 
         fig = plot_frontiers(frontiers, grid, env, title=f"{args.strategy}, {args.cost} ({args.convention}), "
-                                                          f"{args.allocation}, {hardware.name}")
-        fig.savefig(args.plot)
-        print(f"wrote {args.plot}")
+                                                          f"{args.allocation}, {hardware.name}", unit=UNITS[args.cost])
+        with atomic_path(plot, "--plot") as temp:
+            fig.savefig(temp, format=plot.suffix[1:].lower())
+        print(f"wrote {plot}")
         return 0
     threshold, _ = threshold_model(env)
     record = {"strategy": args.strategy, "cost_metric": args.cost, "cost_unit": UNITS[args.cost],

@@ -30,6 +30,8 @@ def parse_ids(text: str) -> list[int]:
         raise InputError(f"--prompt-ids must be comma-separated integers, got {text!r}") from None
     if not ids:
         raise InputError("--prompt-ids is empty")
+    if min(ids) < 0:
+        raise InputError(f"--prompt-ids must be token ids >= 0, got {min(ids)}")
     return ids
 
 

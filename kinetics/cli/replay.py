@@ -4,8 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 from kinetics.cli.engine_options import add_attention_args, add_device_args, attention_config, engine_limits
+from kinetics.errors import InputError
+from kinetics.output import atomic_write, check_output, on_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="multiply every recorded length by this (default 1: the real lengths)")
     parser.add_argument("--max-gen-tokens", type=int, default=None, help="cap every generation length")
     parser.add_argument("--save-workload", default=None, help="write the workload as JSON (replay it elsewhere)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --save-workload file")
     parser.add_argument("--hardware", default=None,
                         help="hardware preset for the predicted time (default: guessed from the GPU; none on CPU)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="measured peak instead of a preset")
@@ -52,26 +56,21 @@ def guess_hardware(device_name: str | None):
 
 
 def run(args) -> int:
-    from kinetics.engine import LLM
     from dataclasses import replace
+
+    from kinetics.engine import LLM
 
     from kinetics.engine import parallel
     from kinetics.engine.model_runner import parse_device
     from kinetics.engine.replay import load_workload, merge_data_parallel, replay
     from kinetics.hardware import resolve_hardware
 
-    from pathlib import Path
-
-    from kinetics.errors import InputError
-
     trace_model = args.trace_model or args.model
     if trace_model.endswith(".json") or Path(trace_model).is_dir():
         raise InputError(f"--model {args.model!r} is a config, not a preset: say whose traces with --trace-model")
+    save = args.save_workload and check_output(args.save_workload, "--save-workload", args.force, (".json",))
     workload = load_workload(args.traces, trace_model, args.task, args.trials, args.max_problems,
                              args.lengths_from, args.length_scale, args.max_gen_tokens)
-    if args.save_workload and not parallel.is_helper_rank():
-        with open(args.save_workload, "w") as f:
-            f.write(workload.to_json())
     if args.saturate is not None and (args.saturate < 1 or args.dp > 1):
         raise InputError(f"--saturate needs a positive number of steps and one engine (--dp 1), got "
                          f"{args.saturate} steps and --dp {args.dp}")
@@ -80,6 +79,8 @@ def run(args) -> int:
     limits = engine_limits(args, max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems),
                            workload.trials * len(workload.problems))
     rank, device = parallel.init_data_parallel(args.dp, parse_device(args.device))
+    if save and not parallel.is_helper_rank():   # after the ranks met: every rank checked --save-workload first
+        atomic_write(save, workload.to_json(), "--save-workload")
     whole, workload = workload, replace(workload, problems=workload.problems[rank::args.dp])
     llm = LLM(args.weights or args.model, weights=args.weights, device=device, dtype=args.dtype,
               attention=attention_config(args), seed=args.seed, **limits)
@@ -93,8 +94,10 @@ def run(args) -> int:
         hardware = guess_hardware(torch.cuda.get_device_name(llm.device))
     else:
         hardware = None
-    result = replay(llm, workload, progress=not args.no_progress and not args.json,
-                    hardware=hardware if args.dp == 1 else None)
+    saved = f"the workload is in {save}; rerun with --traces {save}" if save else "replay writes no file; rerun it"
+    with on_interrupt(lambda: f"nothing measured was saved; {saved}"):
+        result = replay(llm, workload, progress=not args.no_progress and not args.json,
+                        hardware=hardware if args.dp == 1 else None)
     results = parallel.gather_objects(result) if args.dp > 1 else [result]
     if parallel.is_helper_rank():      # rank 0 reports (for --dp and --tp alike)
         return 0

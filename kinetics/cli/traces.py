@@ -12,11 +12,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser("summary", help="per (model, attention, budget): problems, samples, pass@1, lengths")
     show.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
     show.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    show.add_argument("--pool-duplicates", action="store_true",
+                      help="pool files holding the same setting and run as separate runs (default: refuse)")
     show.set_defaults(func=_summary)
 
 
 def _summary(args) -> int:
-    frame = summary(load_traces(args.traces))
+    frame = summary(load_traces(args.traces, pool=args.pool_duplicates))
     if args.json:
         print(json.dumps(frame.to_dict(orient="records"), indent=2))
         return 0

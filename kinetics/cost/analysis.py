@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from kinetics.cost.arrays import metric_of, per_sample_cost_arrays
-from kinetics.cost.base import Attention, Cost
+from kinetics.cost.base import MAX_TOKENS, Attention, Cost
 from kinetics.cost.generation import generation_cost
 from kinetics.errors import InputError
 from kinetics.hardware import get_hardware
@@ -52,7 +52,7 @@ def _smallest_length(fn, targets, max_tokens: int) -> np.ndarray:
 
 
 def crossing_length(model, hardware, ratio, prompt_tokens: int = 150, attention: Attention = Attention.dense(),
-                    convention: str = "exact", metric: str = "eflops", max_tokens: int = 1 << 26, **options):
+                    convention: str = "exact", metric: str = "eflops", max_tokens: int = MAX_TOKENS, **options):
     """The shortest generation whose attention cost is at least `ratio` x its parameter cost (NaN if none up to
     max_tokens). `ratio` may be an array."""
     return _smallest_length(
@@ -61,7 +61,7 @@ def crossing_length(model, hardware, ratio, prompt_tokens: int = 150, attention:
 
 
 def length_for_cost(model, hardware, cost, metric: str = "eflops", prompt_tokens: int = 150,
-                    attention: Attention = Attention.dense(), convention: str = "exact", max_tokens: int = 1 << 26,
+                    attention: Attention = Attention.dense(), convention: str = "exact", max_tokens: int = MAX_TOKENS,
                     **options):
     """The shortest generation of one trial costing at least `cost` under `metric` (see `metric_of`): the points
     of an iso-cost contour. `cost` may be an array; NaN where max_tokens is not enough."""

@@ -18,6 +18,9 @@ COST_METRICS = ("flops", "flops-attn", "eflops", "seconds", "bytes")
 KINDS = ("dense", "topk", "blocktopk")
 
 
+#: The longest generation priced (and searched for): 2^26 tokens, 1,600x the longest context of the models here;
+#: a longer one is a typo or a unit error. And the most trials of one call (they are priced one array element each).
+MAX_TOKENS, MAX_TRIALS = 1 << 26, 1 << 20
 #: Context a sequence may reach when the default batch size is chosen: the traces' max_len (prompt + generation).
 BATCH_CONTEXT = 32768
 #: batch_size meaning an unbounded batch: weight reads cost nothing per token (the paper's assumption).

@@ -5,8 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
-from kinetics.cost.base import (Attention, BATCH_CONTEXT, BYTE_TERMS, Cost, FLOP_TERMS, TERMS, _Setup, _is_int,
-                                _lengths, _setup)
+from kinetics.cost.base import (BATCH_CONTEXT, BYTE_TERMS, FLOP_TERMS, MAX_TOKENS, MAX_TRIALS, TERMS, Attention, Cost,
+                                _Setup, _is_int, _lengths, _setup)
 from kinetics.cost.exact import _exact_once, _exact_per_trial, _exact_shared
 from kinetics.cost.paper import _paper
 from kinetics.errors import InputError
@@ -56,9 +56,12 @@ def generation_cost(model, hardware, prompt_tokens: int, gen_tokens: int | Seque
     gens = np.atleast_1d(_lengths(gen_tokens, "generated tokens"))
     if gens.ndim != 1:
         raise InputError("generated tokens must be one integer or a list of integers (one per trial)")
+    if gens.max() > MAX_TOKENS or ctx > MAX_TOKENS:
+        raise InputError(f"prompt tokens {int(ctx)} / generated tokens up to {int(gens.max())}: above the cap of "
+                         f"{MAX_TOKENS:,} tokens")
     if trials is not None:
-        if not _is_int(trials) or trials < 1:
-            raise InputError(f"trials must be an integer >= 1, got {trials!r}")
+        if not _is_int(trials) or not 1 <= trials <= MAX_TRIALS:
+            raise InputError(f"trials must be an integer >= 1 and at most {MAX_TRIALS:,}, got {trials!r}")
         if gens.size == 1:
             gens = np.repeat(gens, trials)
         elif gens.size != trials:

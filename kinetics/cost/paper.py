@@ -20,8 +20,9 @@ PAPER_SIGN = +1
 # ---- paper convention --------------------------------------------------------------------------------------------------
 
 def paper_params(model: ModelSpec) -> float:
-    """The paper's P for a Qwen3 model (PAPER_PARAMS); any other model: its params_total."""
-    return PAPER_PARAMS.get(model.name, float(model.params_total))
+    """The paper's P for a Qwen3 model (PAPER_PARAMS); any other model: its parameters used per token (an MoE's
+    active ones: the paper's P multiplies every generated token, and a token runs only its routed experts)."""
+    return PAPER_PARAMS.get(model.name, float(model.params_active))
 
 
 def paper_attended_keys(ctx, gen, budget, sign: int = PAPER_SIGN):

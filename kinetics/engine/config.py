@@ -73,8 +73,12 @@ class AttentionConfig:
             raise InputError(f"page_size must be a positive power of two, got {self.page_size}")
         if self.kind == "blocktopk" and self.budget < 2 * self.page_size:
             raise InputError(f"budget {self.budget} must be at least two pages (2 x page_size {self.page_size})")
-        if self.sinks < 0 or self.dense_layers < 0 or self.dense_below < 0:
-            raise InputError("sinks, dense_layers and dense_below must be >= 0")
+        if self.kind == "blocktopk" and self.budget % self.page_size:
+            raise InputError(f"budget {self.budget} is not a multiple of page_size {self.page_size} (block top-k "
+                             f"attends whole pages)")
+        for name in ("sinks", "dense_layers", "dense_below"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @property
     def pages_per_step(self) -> int:
@@ -102,13 +106,16 @@ class EngineConfig:
     graph_batch_sizes: list[int] = field(default_factory=list)
     attention_backend: str = "auto"        # "auto" (Triton on CUDA, torch on CPU), "torch" or "triton"
     tensor_parallel: int = 1               # ranks one model is split over (torchrun processes)
+    check_finite: bool = True              # refuse weights holding NaN or inf when loading them
 
     def __post_init__(self):
         if self.attention_backend not in ("auto", "torch", "triton"):
             raise InputError(f"attention_backend must be auto, torch or triton, got {self.attention_backend!r}")
         if not isinstance(self.tensor_parallel, int) or self.tensor_parallel < 1:
             raise InputError(f"tensor_parallel (--tp) must be a positive integer, got {self.tensor_parallel!r}")
-        if self.max_num_seqs <= 0 or self.max_num_batched_tokens <= 0:
-            raise InputError("max_num_seqs and max_num_batched_tokens must be positive")
-        if self.num_pages is not None and self.num_pages < 1:
-            raise InputError(f"num_pages must be positive, got {self.num_pages}")
+        for name in ("max_num_seqs", "max_num_batched_tokens", "max_model_len", "num_pages", "kv_cache_tokens"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise InputError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization!r}")

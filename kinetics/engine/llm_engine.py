@@ -70,6 +70,10 @@ class LLM:
             self.engine_config = engine or EngineConfig(**limits)
         except TypeError as error:
             raise InputError(f"unknown engine option: {error}") from None
+        limit = self.engine_config.max_model_len
+        if limit is not None and limit > self.config.max_position_embeddings:
+            raise InputError(f"max_model_len {limit} (prompt + new tokens) exceeds the model's max_position_embeddings "
+                             f"{self.config.max_position_embeddings} (its config.json): RoPE was not trained past it")
         parallel.shard_config(self.config, self.engine_config.tensor_parallel)   # --tp fits the model's shape
         self.device = parallel.init(self.engine_config.tensor_parallel, parse_device(device))
         self.dtype = parse_dtype(dtype) if dtype is not None else default_dtype(self.device)

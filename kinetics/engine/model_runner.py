@@ -17,6 +17,7 @@ from kinetics.engine.config import AttentionConfig, EngineConfig
 from kinetics.models import ModelSpec
 from kinetics.engine.loader import load_weights
 from kinetics.engine import qwen3
+from kinetics.engine.memory import check_memory
 from kinetics.engine.scheduler import ScheduledBatch
 from kinetics.errors import InputError
 
@@ -33,11 +34,13 @@ class ModelRunner:
         self.memory: dict = {}        # how the GPU cache was sized (empty on CPU or when the size was given)
         max_len = engine_config.max_model_len or model_config.max_position_embeddings
         self.local_spec = parallel.shard_config(model_config, parallel.world_size())   # this rank's slice
+        check_memory(model_config, self.local_spec, attention_config, dtype, device, max_len,
+                     self._num_pages(max_len) * attention_config.page_size if device.type != "cuda" else max_len)
         self.model = qwen3.Qwen3ForCausalLM.empty(model_config, max_len, dtype, device)
         error = None
         if weights is not None:
             try:
-                load_weights(self.model, weights)
+                load_weights(self.model, weights, engine_config.check_finite)
             except InputError as failure:
                 error = str(failure)
         else:

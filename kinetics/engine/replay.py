@@ -10,13 +10,12 @@ the tokens are meaningless, the time is not: it is the wall-clock cost of the wo
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from kinetics.errors import InputError
+from kinetics.errors import InputError, check_positive, read_json
 
 
 @dataclass
@@ -45,11 +44,11 @@ class ReplayWorkload:
 
     @classmethod
     def from_json(cls, path: str | Path) -> ReplayWorkload:
+        data = read_json(path, "workload file")
         try:
-            data = json.loads(Path(path).read_text())
             data["problems"] = [ReplayProblem(**p) for p in data["problems"]]
             return cls(**data)
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        except (KeyError, TypeError, AttributeError) as error:
             raise InputError(f"{path}: not a replay workload file ({error})") from None
 
 
@@ -62,10 +61,15 @@ def load_workload(traces=None, model: str = "qwen3-8b", task: str = "aime24", tr
     lengths_from: "dense" (the dense run's table) or a trace label such as "blocktopk-1024-16" (block top-k,
     budget 1024, blocks of 16), to replay the lengths that setting produced.
     """
-    if not (length_scale > 0) or not math.isfinite(length_scale):
-        raise InputError(f"length scale must be a positive number, got {length_scale!r}")
-    if trials < 1 or (max_problems is not None and max_problems < 1):
-        raise InputError("trials and max problems must be >= 1")
+    from kinetics.models import PRESET_CONFIGS, canonical_name
+
+    check_positive("length scale (--length-scale)", length_scale)
+    for name, value in (("trials", trials), ("max_problems", max_problems), ("max_gen_tokens", max_gen_tokens)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InputError(f"{name} (--{name.replace('_', '-')}) must be an integer >= 1, got {value!r}")
+    if canonical_name(model) not in PRESET_CONFIGS:
+        raise InputError(f"trace model {model!r} (--trace-model) is not a model the traces know; known: "
+                         f"{', '.join(PRESET_CONFIGS)}")
     if traces is not None and Path(traces).is_file():
         workload = ReplayWorkload.from_json(traces)
         problems = workload.problems
