@@ -465,6 +465,7 @@ CASES += [
     cli("replay-workload-broken", lambda w: replay(w)[:5] + ["--traces", w.file("w.json", "{broken")], "w.json"),
     cli("replay-workload-not-utf8", lambda w: replay(w)[:5] + ["--traces", w.file("w.json", b"\xff\xfe")],
         "w.json", "UTF-8"),
+    cli("replay-saturate-zero", lambda w: replay(w, "--saturate", "0"), "--saturate", "0"),
     cli("replay-max-model-len-zero", lambda w: replay(w, "--max-model-len", "0"), "max-model-len", "0"),
     # ---- eval ----
     cli("eval-weights-missing", lambda w: ["eval", "--weights", str(w.root / "none")], "none"),

@@ -27,6 +27,7 @@ from kinetics.engine.block_manager import pages_for
 from kinetics.engine.attention import ForwardMeta
 from kinetics.bench.timing import time_fixed_ms
 from kinetics.models import get_model
+from kinetics.output import atomic_write
 from kinetics.bench.provenance import provenance
 
 log = logging.getLogger("tensor_parallel")
@@ -180,10 +181,7 @@ def main(argv=None) -> int:
 
     def save():
         if rank0:
-            tmp = args.out + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(result, f, indent=1)
-            os.replace(tmp, args.out)
+            atomic_write(args.out, json.dumps(result, indent=1))
 
     if "nccl" in parts and args.tp > 1:
         result["nccl"] = {"sweep": nccl_sweep(device), "per_step": []}
