@@ -1,11 +1,27 @@
 """Every figure of the book, one module per chapter; each function returns a matplotlib Figure."""
 from __future__ import annotations
 
-# One colour per Qwen3 size, reused by every chapter so a model keeps its colour through the book.
+# Colour carries one meaning in each figure of the book, and the same meaning in all of them:
+# - a Qwen3 model: dense sizes along the viridis ramp (dark = small, light = large), the two mixtures of experts
+#   in browns off the ramp;
+# - an attention kind: grey for dense, vermillion for oracle top-k, reddish purple for block top-k, hues the
+#   model ramp never takes, so a line's colour never reads as a model in one panel and a kind in the next.
 MODEL_COLORS = {
-    "qwen3-0.6b": "#4C72B0", "qwen3-1.7b": "#DD8452", "qwen3-4b": "#55A868", "qwen3-8b": "#C44E52",
-    "qwen3-14b": "#8172B3", "qwen3-32b": "#937860", "qwen3-30b-a3b": "#DA8BC3", "qwen3-235b-a22b": "#8C8C8C",
+    "qwen3-0.6b": "#440154", "qwen3-1.7b": "#443A83", "qwen3-4b": "#31688E", "qwen3-8b": "#21908C",
+    "qwen3-14b": "#35B779", "qwen3-32b": "#8FD744", "qwen3-30b-a3b": "#B8860B", "qwen3-235b-a22b": "#8C564B",
 }
+ATTENTION_COLORS = {"dense": "#666666", "topk": "#D55E00", "blocktopk": "#CC79A7"}
+UNKNOWN_COLOR = "#333333"
+
+
+def model_color(name: str) -> str:
+    """The colour of a model (a name as `kinetics.models` spells it), the same in every chapter."""
+    return MODEL_COLORS.get(name, UNKNOWN_COLOR)
+
+
+def attention_color(kind: str) -> str:
+    """The colour of an attention kind: "dense", "topk" or "blocktopk"."""
+    return ATTENTION_COLORS.get(kind, UNKNOWN_COLOR)
 
 
 def style() -> None:

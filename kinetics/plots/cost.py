@@ -6,18 +6,19 @@ import numpy as np
 from kinetics.cost import (Attention, attention_to_parameter_ratio, length_for_cost, per_sample_cost_arrays)
 from kinetics.hardware import get_hardware
 from kinetics.models import get_model
-from kinetics.plots import MODEL_COLORS, style
+from kinetics.plots import model_color, style
 
-TERM_STYLE = {  # label, colour (Okabe-Ito, kept apart from MODEL_COLORS: a term is not a model)
+TERM_STYLE = {  # label, colour: blues for the parameter side, oranges for attention (neither a model's colour
+    # nor an attention kind's)
     "params": ("parameter FLOPs", "#0072B2"),
-    "weights": ("weight reads (x I)", "#999999"),
-    "attention": ("attention FLOPs", "#009E73"),
-    "kv": ("K/V reads (x I)", "#D55E00"),
+    "weights": ("weight reads (x I)", "#56B4E9"),
+    "attention": ("attention FLOPs", "#E69F00"),
+    "kv": ("K/V reads (x I)", "#A6611A"),
 }
 
 
 def _color(name: str) -> str:
-    return MODEL_COLORS.get(get_model(name).name, "#333333")
+    return model_color(get_model(name).name)
 
 
 def per_token_terms(model, hardware, prompt_tokens: int, lengths, attention: Attention = Attention.dense(),

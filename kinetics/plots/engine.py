@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kinetics.plots import MODEL_COLORS, style
+from kinetics.plots import ATTENTION_COLORS, model_color, style
 
 ATTENTION_MARKERS = {"dense": "o", "blocktopk": "s"}
-ATTENTION_COLORS = {"dense": "#4C72B0", "blocktopk": "#C44E52"}
 
 
 def scheduler_timeline(runs: dict):
@@ -102,13 +101,13 @@ def validation_figure(points: list[dict], calibration=None, calibrated_label: st
     lo, hi = min(measured.min(), predicted.min()) * 0.8, max(measured.max(), predicted.max()) * 1.2
     left.plot([lo, hi], [lo, hi], color="k", lw=0.8, label="prediction = clock")
     for i, p in enumerate(points):
-        color = MODEL_COLORS.get(p["model"], "#333333")
+        color = model_color(p["model"])
         marker = ATTENTION_MARKERS.get(p["attention"], "^")
         left.scatter(measured[i], predicted[i], marker=marker, facecolors="none", edgecolors=color, s=28)
         if calibration is not None:
             left.scatter(measured[i], calibration.predict(p) * 1e3, marker=marker, color=color, s=18)
     for model in dict.fromkeys(p["model"] for p in points):
-        left.scatter([], [], color=MODEL_COLORS.get(model, "#333"), label=model, s=18)
+        left.scatter([], [], color=model_color(model), label=model, s=18)
     for kind, marker in ATTENTION_MARKERS.items():
         left.scatter([], [], marker=marker, facecolors="none", edgecolors="k", label=kind, s=28)
     left.set_xscale("log")

@@ -7,7 +7,10 @@ from pathlib import Path
 from kinetics.errors import InputError
 from kinetics.paths import results_dir
 
-OURS, FLASHINFER, ANCHOR, FLOOR = "#C44E52", "#4C72B0", "#8172B3", "#555555"
+from kinetics.plots import ATTENTION_COLORS
+
+# ours is a block top-k kernel, FlashInfer's decode is dense: each takes its attention kind's colour
+OURS, FLASHINFER, ANCHOR, FLOOR = ATTENTION_COLORS["blocktopk"], ATTENTION_COLORS["dense"], "#8172B3", "#555555"
 
 
 def load_attention(device: str = "nvidia-h100-80gb-hbm3", path: str | Path | None = None) -> dict:

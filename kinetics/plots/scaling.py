@@ -7,12 +7,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kinetics.plots import MODEL_COLORS, style
+from kinetics.plots import ATTENTION_COLORS, model_color, style
 
 ATTENTION_STYLES = {"dense": "-", "topk": "--", "blocktopk": ":"}
 ATTENTION_NAMES = {"dense": "dense", "topk": "oracle top-k", "blocktopk": "block top-k"}
 # Envelope curves by kind: attention (chapter 3) or allocation (chapter 2); none of these is a model colour.
-CURVE_COLORS = {"dense": "#333333", "topk": "#C44E52", "blocktopk": "#4C72B0",
+CURVE_COLORS = {**ATTENTION_COLORS,
                 "oracle": "#333333", "oracle-mean": "#E69F00", "deployable": "#0072B2"}
 CURVE_STYLES = {**ATTENTION_STYLES, "oracle": "-", "oracle-mean": "--", "deployable": ":"}
 
@@ -27,7 +27,7 @@ def _figure(ncols: int = 1, width: float = 7.5, height: float = 4.5, nrows: int 
 
 
 def _model_color(model: str) -> str:
-    return MODEL_COLORS.get(model, "#333333")
+    return model_color(model)
 
 
 def _cost_label(unit: str, per: str = "problem") -> str:
