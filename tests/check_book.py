@@ -1,22 +1,59 @@
 """Open every page of the rendered book in headless Chromium and check what a reader would see.
 
-For each HTML page: it loads, every image on it loads (decoded, non-zero width), and no output cell shows a
-Python traceback. Uses Debian's Chromium through Playwright (no browser download).
+For each HTML page: it loads, every image on it loads (decoded, non-zero width), no output cell shows a
+Python traceback, and every internal link resolves (its page exists, and so does the anchor it points to).
+On the chapters in CONVERTED, also: every image an output cell draws sits in a figure with a number and a
+caption, every figure and table number reads "Fig. <chapter>.<n>" / "Table <chapter>.<n>", and no code line is
+wider than its cell (nothing scrolls sideways at the reader's window size, WINDOW). Uses Debian's Chromium
+through Playwright (no browser download).
 
-    python tests/check_book.py _build/html
+    python tests/check_book.py _build/html [--shots DIR]   # --shots: also save a screenshot of each page
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SKIP = {"genindex.html", "search.html"}
+# Chapters that follow the book's conventions (numbered captioned figures, code that fits the page, closing
+# sections); tests/test_book_source.py checks their sources against the same list.
+CONVERTED = ["01_cost_model.py"]
+WINDOW = {"width": 1280, "height": 900}   # a laptop browser window
 
 IMAGES_JS = """() => Array.from(document.images).map(img => ({src: img.currentSrc || img.src,
     ok: img.complete && img.naturalWidth > 0}))"""
+FIGURES_JS = r"""() => {
+  const problems = [];
+  document.querySelectorAll('.cell_output img').forEach(img => {
+    const figure = img.closest('figure');
+    const number = figure && figure.querySelector('figcaption .caption-number');
+    const text = figure && figure.querySelector('figcaption .caption-text');
+    if (!number || !text || !text.textContent.trim())
+      problems.push('an output image without a numbered caption: ' + (img.alt || img.src).slice(0, 80));
+  });
+  const numbers = [];
+  document.querySelectorAll('figcaption .caption-number, table caption .caption-number').forEach(el => {
+    const label = el.textContent.trim();
+    if (!/^(Fig|Table)\.? \d+\.\d+$/.test(label)) problems.push('a caption numbered ' + JSON.stringify(label));
+    if (numbers.includes(label)) problems.push('two captions numbered ' + label);
+    numbers.push(label);
+  });
+  return {problems, count: numbers.length};
+}"""
+# folded cells count too: a reader who unfolds one should not have to scroll it
+OVERFLOW_JS = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  return Array.from(document.querySelectorAll('div.highlight pre'))
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => pre.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '').slice(0, 100));
+}"""
+LINKS_JS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)
+  .filter(href => href.startsWith('file:'))"""
 TRACEBACK_JS = """() => {
   const hits = [];
   document.querySelectorAll('.cell_output, .output').forEach(el => {
@@ -36,16 +73,37 @@ def find_browser() -> str:
     sys.exit("check_book: no Chromium found; install Debian's package: apt-get install chromium")
 
 
-def check(html_dir: Path) -> list[str]:
+def converted_pages() -> set[str]:
+    return {f"book/{Path(name).stem}.html" for name in CONVERTED}
+
+
+def broken_link(href: str, html_dir: Path, ids: dict[Path, set[str]]) -> str | None:
+    """Why a link inside the book does not resolve, or None when it does."""
+    url = urlparse(href)
+    target = Path(unquote(url.path))
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_file():
+        return f"no such page {target.relative_to(html_dir) if target.is_relative_to(html_dir) else target}"
+    if url.fragment and target.suffix == ".html":
+        if target not in ids:
+            ids[target] = set(re.findall(r'\bid="([^"]+)"', target.read_text(errors="replace")))
+        if unquote(url.fragment) not in ids[target]:
+            return f"no anchor #{url.fragment} in {target.name}"
+    return None
+
+
+def check(html_dir: Path, shots: Path | None = None) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     pages = sorted(p for p in html_dir.rglob("*.html") if p.name not in SKIP and "_static" not in p.parts)
     if not pages:
         return [f"no HTML pages under {html_dir}"]
-    problems, images, warnings = [], 0, set()
+    problems, images, warnings, figures, links = [], 0, set(), 0, 0
+    converted, ids = converted_pages(), {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=find_browser(), args=CHROMIUM_FLAGS, headless=True)
-        page = browser.new_page()
+        page = browser.new_page(viewport=WINDOW)
         js_errors: list[str] = []
         page.on("pageerror", lambda error: js_errors.append(str(error)))
         for path in pages:
@@ -67,22 +125,49 @@ def check(html_dir: Path) -> list[str]:
                     problems.append(f"{name}: image does not load: {img['src']}")
             for text in page.evaluate(TRACEBACK_JS):
                 problems.append(f"{name}: an output cell shows a traceback: {text!r}")
+            for href in sorted(set(page.evaluate(LINKS_JS))):
+                links += 1
+                why = broken_link(href, html_dir.resolve(), ids)
+                if why:
+                    problems.append(f"{name}: link {href.rsplit('/', 1)[-1]!r} does not resolve: {why}")
+            if shots is not None:
+                shot = shots / (str(name).replace("/", "_").removesuffix(".html") + ".png")
+                page.screenshot(path=str(shot), full_page=True)
+            if str(name) in converted:
+                result = page.evaluate(FIGURES_JS)
+                figures += result["count"]
+                problems.extend(f"{name}: {problem}" for problem in result["problems"])
+                for line in page.evaluate(OVERFLOW_JS):
+                    problems.append(f"{name}: a code line is wider than its cell: {line!r}")
             # the theme's own scripts (sphinx-thebe declared twice by jupyter-book 1.0.4) raise harmless errors:
             # shown, not failed on, since the reader-facing checks above are what the page must pass
             warnings.update(f"JavaScript error (not failed on): {e}" for e in js_errors)
         browser.close()
     for warning in sorted(warnings):
         print(f"check_book: {warning}")
-    print(f"check_book: {len(pages)} pages, {images} images checked, {len(problems)} problems")
+    missing = converted - {str(p.relative_to(html_dir)) for p in pages}
+    problems.extend(f"{name}: listed in CONVERTED but not rendered" for name in sorted(missing))
+    print(f"check_book: {len(pages)} pages, {images} images, {links} internal links, {figures} numbered "
+          f"figures and tables checked, {len(problems)} problems")
     return problems
 
 
 def main() -> int:
-    html_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
+    args = sys.argv[1:]
+    shots = None
+    if "--shots" in args:
+        at = args.index("--shots")
+        shots = Path(args[at + 1]) if at + 1 < len(args) else None
+        if shots is None:
+            print("check_book: error: --shots needs a directory", file=sys.stderr)
+            return 2
+        del args[at:at + 2]
+        shots.mkdir(parents=True, exist_ok=True)
+    html_dir = Path(args[0] if args else "_build/html")
     if not html_dir.is_dir():
         print(f"check_book: {html_dir} does not exist; build the book first (make book)", file=sys.stderr)
         return 2
-    problems = check(html_dir)
+    problems = check(html_dir, shots)
     for problem in problems:
         print(f"  FAIL {problem}", file=sys.stderr)
     return 1 if problems else 0

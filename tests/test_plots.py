@@ -66,3 +66,18 @@ def test_every_diagram_draws(name):
     fig = getattr(diagrams, name)()
     assert fig.axes and any(ax.patches for ax in fig.axes)
     matplotlib.pyplot.close(fig)
+
+
+def test_numbered_table_is_a_myst_table_directive():
+    import pandas as pd
+
+    from kinetics.plots.tables import table_markdown
+
+    frame = pd.DataFrame({"model": ["a|b", "c"], "cost": [1234.5, float("nan")]}).set_index("model")
+    text = table_markdown(frame, "Costs.", "tab-x", {"cost": "{:,.0f}"})
+    lines = text.splitlines()
+    assert lines[:2] == ["```{table} Costs.", ":name: tab-x"] and lines[-1] == "```"
+    assert "| model | cost |" in lines and "|:--|--:|" in lines
+    assert "| a\\|b | 1,234 |" in lines and "| c | — |" in lines
+    with pytest.raises(ValueError):
+        table_markdown(frame, "Costs.", "fig-x")

@@ -96,9 +96,10 @@ def ratio_figure(models, hardware, prompt_tokens: int, lengths, marks=(1, 10, 10
 
 
 def iso_cost_figure(models, hardware, prompt_tokens: int, levels_flops, levels_eflops, convention: str = "exact",
-                    **options):
+                    max_tokens: int | None = None, **options):
     """Iso-cost lines over model size x generation length: prior-work FLOPs (2 P L) left, eFLOPs right. Each line
-    joins, model by model, the generation length that one trial of that cost buys."""
+    joins, model by model, the generation length that one trial of that cost buys; lengths past `max_tokens`
+    (the longest generation the traces hold) are left out, so every point drawn is a length one could sample."""
     import matplotlib.pyplot as plt
 
     style()
@@ -106,17 +107,25 @@ def iso_cost_figure(models, hardware, prompt_tokens: int, levels_flops, levels_e
     specs = [get_model(m) for m in models]
     sizes = np.array([s.params_active for s in specs], float) / 1e9
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6), sharey=True)
-    cmap = plt.get_cmap("viridis")
+    shades = plt.get_cmap("Greys")   # cost levels in greys: colour stays for models and attention kinds
     for ax, metric, levels, title, unit in ((axes[0], "flops", levels_flops, "FLOPs (2 x params x tokens)", "FLOP"),
                                             (axes[1], "eflops", levels_eflops, "eFLOPs", "eFLOP")):
         for i, level in enumerate(levels):
             lengths = np.array([float(length_for_cost(s, hw, level, metric, prompt_tokens, convention=convention,
                                                       **options)) for s in specs])
-            ax.loglog(sizes, lengths, "o-", color=cmap(i / max(1, len(levels) - 1)),
+            if max_tokens is not None:
+                lengths[lengths > max_tokens] = np.nan
+            ax.loglog(sizes, lengths, "o-", color=shades(0.45 + 0.5 * i / max(1, len(levels) - 1)),
                       label=f"{level:.0e} {unit}".replace("e+", "e"))
-        ax.set_xlabel("model parameters (billions)")
+        if max_tokens is not None:
+            ax.axhline(max_tokens, color="black", ls=":", lw=1, label=f"length cap ({max_tokens:,})")
+        ax.set_xticks(sizes, [s.name.removeprefix("qwen3-").upper() for s in specs], minor=False)
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_xlabel("model (placed at its parameter count, log scale)")
         ax.set_title(f"iso-{title}")
         ax.legend(title="cost of one trial", fontsize=8.5, loc="lower left")
     axes[0].set_ylabel("generation length (tokens)")
+    if max_tokens is not None:
+        axes[0].set_ylim(top=1.6 * max_tokens)
     fig.suptitle(f"Iso-cost contours on {hw.name} ({convention} convention, prompt {prompt_tokens} tokens)")
     return fig

@@ -1,0 +1,49 @@
+"""Result tables as numbered, captioned MyST tables: a chapter cell returns `numbered_table(...)`, the book
+renders "Table 1.2" with its caption, and the prose links to it with {numref}`name`."""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+Format = str | Callable[[object], str]
+
+
+def _cell(value, fmt: Format | None) -> str:
+    if callable(fmt):
+        text = fmt(value)
+    elif isinstance(value, (float, np.floating)) and np.isnan(value):
+        text = "—"
+    elif fmt is None:
+        text = f"{value:,.3g}" if isinstance(value, (float, np.floating)) else str(value)
+    else:
+        text = fmt.format(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table_markdown(frame: pd.DataFrame, caption: str, name: str,
+                   formats: Mapping[str, Format] | Format | None = None, index: bool = True) -> str:
+    """The MyST source of a numbered table: `formats` maps a column to a format string ("{:,.0f}") or a
+    function, or gives one format for every numeric column; the index becomes the first column when `index`."""
+    if not name.startswith("tab-"):
+        raise ValueError(f"table names start with 'tab-' (got {name!r}), so links read as tables")
+    frame = frame.reset_index() if index else frame
+    columns = [str(c) for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    if not isinstance(formats, Mapping):   # one format for every numeric column
+        formats = {c: formats for c, n in zip(columns, numeric) if n}
+    lines = ["| " + " | ".join(c.replace("|", "\\|") for c in columns) + " |",
+             "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v, formats.get(c)) for c, v in zip(columns, row)) + " |")
+    body = "\n".join(lines)
+    return f"```{{table}} {caption}\n:name: {name}\n\n{body}\n```"
+
+
+def numbered_table(frame: pd.DataFrame, caption: str, name: str,
+                   formats: Mapping[str, Format] | Format | None = None, index: bool = True):
+    """`table_markdown` as a Markdown output, which the book parses as MyST (nb_render_markdown_format)."""
+    from IPython.display import Markdown
+
+    return Markdown(table_markdown(frame, caption, name, formats, index))
