@@ -1,6 +1,8 @@
 """Every figure of the book, one module per chapter; each function returns a matplotlib Figure."""
 from __future__ import annotations
 
+import numpy as np
+
 # Colour carries one meaning in each figure of the book, and the same meaning in all of them:
 # - a Qwen3 model: dense sizes along the viridis ramp (dark = small, light = large), the two mixtures of experts
 #   in browns off the ramp;
@@ -22,6 +24,14 @@ def model_color(name: str) -> str:
 def attention_color(kind: str) -> str:
     """The colour of an attention kind: "dense", "topk" or "blocktopk"."""
     return ATTENTION_COLORS.get(kind, UNKNOWN_COLOR)
+
+
+def attention_shades(kind: str, n: int) -> list[str]:
+    """n shades of an attention kind's colour, light to full: its settings (budgets) in one figure."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    full = np.array(to_rgb(attention_color(kind)))
+    return [to_hex(1 - (1 - full) * f) for f in np.linspace(0.45, 1.0, n)] if n > 1 else [to_hex(full)]
 
 
 def style() -> None:

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kinetics.plots import ATTENTION_COLORS, model_color, style
+from kinetics.plots import ATTENTION_COLORS, attention_color, attention_shades, model_color, style
 
 ATTENTION_STYLES = {"dense": "-", "topk": "--", "blocktopk": ":"}
 ATTENTION_NAMES = {"dense": "dense", "topk": "oracle top-k", "blocktopk": "block top-k"}
@@ -53,16 +53,13 @@ def draw_envelope(ax, env: pd.DataFrame, linewidth: float = 5.0, alpha: float = 
 
 def draw_frontiers(ax, frontiers, grid: np.ndarray, color_by: str = "model", bounds: bool = True) -> None:
     """One step line per setting; a shaded band between the long-CoT bounds where they differ."""
-    budgets = sorted({f.config.budget for f in frontiers})
-    cmap = None
-    if color_by == "budget":
-        import matplotlib
-
-        cmap = matplotlib.colormaps["viridis"]
+    budgets = sorted({f.config.budget for f in frontiers if f.config.attention != "dense"})
     for f in frontiers:
         config = f.config
-        if color_by == "budget":
-            color = cmap(budgets.index(config.budget) / max(len(budgets) - 1, 1))
+        if color_by == "budget":   # a budget is a shade of its attention kind's colour
+            shades = attention_shades(config.attention, len(budgets))
+            color = shades[budgets.index(config.budget)] if config.attention != "dense" else \
+                attention_color("dense")
             name = "dense" if config.attention == "dense" else f"B = {config.budget}"
         else:
             color = _model_color(config.model)
