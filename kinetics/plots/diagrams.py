@@ -203,16 +203,22 @@ def page_selection(num_pages: int = 16, page_size: int = 8, head_dim: int = 32, 
     logits = keys @ query / np.sqrt(head_dim)
     weights = np.exp(logits - logits.max())
     mass = weights.reshape(num_pages, page_size).sum(axis=1) / weights.sum()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True,
+                                      gridspec_kw={"height_ratios": [2.2, 1]})
     color = ATTENTION_COLORS["blocktopk"]
     bar_colors = [color if p in kept else "#CCCCCC" for p in range(num_pages)]
     top.bar(range(num_pages), scores, color=bar_colors, edgecolor=EDGE, lw=0.6)
+    token_logits = (keys @ query).reshape(num_pages, page_size)   # the bar is their mean, by linearity
+    offsets = np.linspace(-0.3, 0.3, page_size)
+    top.scatter((np.arange(num_pages)[:, None] + offsets).ravel(), token_logits.ravel(), s=5,
+                color=EDGE, zorder=3, label="q · k of each key (the bar: their mean)")
     forced = [0, num_pages - 1]
     top.bar(forced, scores[forced], color="none", edgecolor=EDGE, hatch="//", lw=0.6,
             label="always kept: sink page and current page")
     threshold = np.sort(scores[1:-1])[-picks]
     top.axhline(threshold, color=EDGE, ls="--", lw=0.8, label=f"score of the {picks}th best page")
     top.set_ylabel("page score  q · mean(k)")
+    top.set_ylim(top=1.35 * token_logits.max())
     top.legend(fontsize=8, loc="upper left", frameon=False)
     top.set_title(f"{num_pages} pages of {page_size} keys; kept pages hold {100 * mass[kept].sum():.0f}% of "
                   f"the softmax mass with {100 * len(kept) / num_pages:.0f}% of the keys", fontsize=10)
