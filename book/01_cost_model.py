@@ -119,10 +119,10 @@ numbered_table(
 # ## Bytes: the KV cache, and the weights
 #
 # Every step reads the K and V of all $n_t$ keys: $2 H_{kv} d\, n_L\, b$ bytes per key with $b$ bytes per element
-# (2 for BF16). Summed over the generation that is quadratic in $L$, like the attention FLOPs, but bytes are
-# expensive: an accelerator moves far fewer bytes per second than it performs FLOPs. When $N$ trials share a
-# prompt, a shared-prefix kernel reads the prompt's K/V once per step for all of them: the prompt term scales with
-# the *longest* trial, the generated part with every trial.
+# (2 for BF16). Summed over the generation that is quadratic in $L$, like the attention FLOPs of
+# {eq}`eq-ccomp`, but bytes are expensive: an accelerator moves far fewer bytes per second than it performs
+# FLOPs {cite:p}`kipply2022`. When $N$ trials share a prompt, a shared-prefix kernel reads the prompt's K/V once
+# per step for all of them: the prompt term scales with the *longest* trial, the generated part with every trial.
 #
 # A step also reads every weight once, but a server decodes a batch of $n_{\text{batch}}$ sequences per step, so
 # each token pays $P_{\text{mm}} b / n_{\text{batch}}$ bytes. The paper drops this term ("amortized across large
@@ -142,9 +142,12 @@ numbered_table(
 # So eFLOPs divided by the peak is a roofline time {cite:p}`roofline2009` in which compute and memory never
 # overlap (`overlap="additive"`, the paper's assumption); the other extreme, full overlap, takes the larger of the
 # two (`overlap="max"`). Our default prices BF16 compute (weights and KV in BF16); the paper takes
-# $I = E = 562.5$, B200's FP8 peak over its bandwidth, while counting BF16 bytes.
+# $I = E = 562.5$, B200's FP8 peak over its bandwidth, while counting BF16 bytes. Simulators and analytical
+# models of LLM serving {cite:p}`vidur2024,genz2024,llmcompass2024` count the same two quantities per operator;
+# eFLOPs folds them into one number, so that a generation's cost can be compared across models at a glance.
 #
-# {numref}`tab-ch1-one` prices one generation both ways on the chosen hardware:
+# {numref}`tab-ch1-one` prices one generation both ways on the chosen hardware, by {eq}`eq-ccomp` and
+# {eq}`eq-eflops`:
 
 # %% tags=["hide-input"]
 TERM_NAMES = {
