@@ -81,3 +81,19 @@ def test_numbered_table_is_a_myst_table_directive():
     assert "| a\\|b | 1,234 |" in lines and "| c | — |" in lines
     with pytest.raises(ValueError):
         table_markdown(frame, "Costs.", "fig-x")
+
+
+def test_kernel_listing_reads_the_source_and_marks_program_ids():
+    from kinetics.plots.source import listing_html, ownership_lines, source_of
+
+    def fake_kernel(x):
+        b = tl.program_id(0)  # noqa: F821 (never run: only its source is read)
+        return x + b
+
+    class Jitted:   # what @triton.jit returns: the Python function sits in .fn
+        fn = staticmethod(fake_kernel)
+
+    assert source_of(Jitted()) == source_of(fake_kernel)
+    assert ownership_lines(source_of(fake_kernel)) == [2]
+    html = listing_html(Jitted())
+    assert 'class="hll"' in html and "program_id" in html and html.count('class="hll"') == 1
