@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kinetics.plots import ATTENTION_COLORS, attention_color, attention_shades, model_color, style
+from kinetics.plots import ATTENTION_COLORS, MODEL_COLORS, attention_color, attention_shades, model_color, style
 
 ATTENTION_STYLES = {"dense": "-", "topk": "--", "blocktopk": ":"}
 ATTENTION_NAMES = {"dense": "dense", "topk": "oracle top-k", "blocktopk": "block top-k"}
@@ -290,7 +290,7 @@ def plot_cost_ratio(ratios: Mapping[str, object], title: str | None = None):
                 color=RATIO_STYLE.get(strategy, f"C{i}"), linestyle=":" if allocation == "deployable" else "-",
                 label=f"{name}: max {ratio.max_ratio.estimate:.2f}x")
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.axhline(3.0, color="#C44E52", linewidth=1.0, linestyle="--", label="paper (Fig. 1): up to 3x")
+    ax.axhline(3.0, color="black", linewidth=1.0, linestyle="--", label="paper (Fig. 1): up to 3x")
     ax.set_xlabel("accuracy level (%)")
     ax.set_ylabel("eFLOPs of FLOPs-optimal choice\n/ least eFLOPs (log scale)")
     ax.set_yscale("log")
