@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# (ch-cost)=
+# (sec-ch1)=
 # # What a generated token costs: FLOPs and eFLOPs
 #
 # Test-time scaling spends inference: more trials, longer chains of thought. To compare a small model that thinks
@@ -21,7 +21,7 @@
 # own numbers exactly, and then corrects what their model leaves out. All of it runs through `kinetics.cost`; this
 # page only narrates. The symbols are collected on the {ref}`notation` page.
 #
-# **Rerun with your own hardware.** The next cell holds the parameters; {ref}`sec-cost-try` lists reruns worth
+# **Rerun with your own hardware.** The next cell holds the parameters; {ref}`sec-ch1-try` lists reruns worth
 # making, and {doc}`appendix_rerun` explains the commands.
 
 # %% tags=["parameters"]
@@ -92,7 +92,7 @@ numbered_table(
                        "KV KiB / token": "{:.0f}"}, index=False)
 
 # %% [markdown]
-# (sec-cost-flops)=
+# (sec-ch1-flops)=
 # ## FLOPs: parameters and attention
 #
 # A decoder layer multiplies each token's activations by its weight matrices. Every weight takes part in one
@@ -115,7 +115,7 @@ numbered_table(
 # elements per token over all layers, $D = 2 H_{kv} d\, n_L$; with the GQA group $r = H_q / H_{kv}$,
 # $4 H_q d\, n_L = 2 r D$, and for $N$ trials $C_{\text{comp}} = 2NPL + 2rNL_{\text{in}}DL + rNDL^2$ (their Eq. 1).
 #
-# (sec-cost-bytes)=
+# (sec-ch1-bytes)=
 # ## Bytes: the KV cache, and the weights
 #
 # Every step reads the K and V of all $n_t$ keys: $2 H_{kv} d\, n_L\, b$ bytes per key with $b$ bytes per element
@@ -129,7 +129,7 @@ numbered_table(
 # batches"). How large can the batch be? Each sequence needs its KV cache in memory next to the weights: we take
 # the largest batch of 32,768-token sequences that fits (`kinetics.cost.default_batch_size`).
 #
-# (sec-cost-eflops)=
+# (sec-ch1-eflops)=
 # ## eFLOPs and seconds
 #
 # Kinetics prices bytes in FLOPs at the machine's **intensity** $I$ = peak FLOP/s / bandwidth:
@@ -194,7 +194,7 @@ numbered_table(
 # come from the command line, e.g. `kinetics cost --model qwen3-8b --hardware b200 --prompt-tokens 155
 # --gen-tokens 16000 --json`.
 #
-# (sec-cost-breakdown)=
+# (sec-ch1-breakdown)=
 # ## Where the cost of a token goes
 #
 # Averaged over a generation of length $L$, one token pays a constant for its parameters (FLOPs and weight reads)
@@ -234,7 +234,7 @@ display(Markdown(
 # (one key: $2H_{kv}d$ elements of $b$ bytes against $4H_q d$ FLOPs; $r$ is the GQA group). Qwen3-0.6B and 1.7B
 # store exactly the same bytes per token: the larger model is almost free to run long, the smaller gains little.
 #
-# (sec-cost-crossover)=
+# (sec-ch1-crossover)=
 # ## When attention takes over
 #
 # The ratio of attention cost to parameter cost (the paper's $\Phi$) tells at what length a model's cost stops
@@ -302,7 +302,7 @@ display(Markdown(
     f"{flops_only['ratio 1'].min():,.0f} tokens or more."))
 
 # %% [markdown]
-# (sec-cost-isocost)=
+# (sec-ch1-isocost)=
 # ## Iso-cost contours
 #
 # Fix a budget for one trial and ask how long each model may generate. Under prior work's FLOPs the answer is
@@ -340,7 +340,7 @@ numbered_table(
 # budget a larger model costs little length, so the right question becomes which model uses the tokens best.
 # That is the Kinetics scaling law, measured on traces in {doc}`02_scaling_laws`.
 #
-# (sec-cost-sparse)=
+# (sec-ch1-sparse)=
 # ## Sparse attention
 #
 # Top-k attention attends at most a budget of $B$ keys per step. With a local window and sink tokens always kept,
@@ -413,7 +413,7 @@ numbered_table(
 # Once attention is sparse, the weight reads the paper drops are the largest memory term left
 # ({numref}`tab-ch1-sparse`).
 #
-# (sec-cost-reproduce)=
+# (sec-ch1-reproduce)=
 # ## Reproducing the paper's numbers
 #
 # The `paper` convention implements the authors' `cost_model/utils.py` as published {cite:p}`kineticscode`,
@@ -470,7 +470,7 @@ if table is not None:
 # table was priced with the dense formula. It also pins that the block top-k tables use the $+$ sign in $S$, although
 # the released block-sparse code has $-$.
 #
-# (sec-cost-departures)=
+# (sec-ch1-departures)=
 # ## Where we depart from the paper, and by how much
 #
 # Each simplification of the paper's model, as a term of the cost of one problem (Qwen3-8B, the worked example's
@@ -504,7 +504,7 @@ display(
 #   token still pays a visible share of a weight read. For dense attention that adds a moderate fraction; for sparse
 #   attention, whose K/V traffic is small, it becomes the largest memory term.
 # - **The sign of the $(B - L_{\text{in}})^2/2$ term.** The paper's $S$ approximates a discrete sum that is easy to
-#   compute exactly ({ref}`sec-cost-sparse`); we use the exact sum {eq}`eq-attended`.
+#   compute exactly ({ref}`sec-ch1-sparse`); we use the exact sum {eq}`eq-attended`.
 # - **Unpriced dense layer and sinks.** The authors' sparse runs keep layer 0 dense and 4 sink tokens
 #   {cite:p}`kineticscode`; the paper prices neither. The one dense layer reads its full KV at every step, a dense
 #   price on a sparse run.
@@ -517,7 +517,7 @@ display(
 #
 # {doc}`02_scaling_laws` reruns the scaling laws under both conventions to see which conclusions survive.
 #
-# (sec-cost-found)=
+# (sec-ch1-found)=
 # ## What we found
 
 # %% tags=["hide-input"]
@@ -547,7 +547,7 @@ display(Markdown(
     f"{100 * weights_change.iloc[0]:+.1f}% ({{numref}}`tab-ch1-dense`)."))
 
 # %% [markdown]
-# (sec-cost-try)=
+# (sec-ch1-try)=
 # ## Try it
 #
 # Each rerun changes one parameter of the first cell ({doc}`appendix_rerun` shows the papermill commands). Predict
