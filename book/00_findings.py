@@ -14,7 +14,7 @@
 # (sec-findings)=
 # # Findings: the paper's claims, recomputed
 #
-# The Kinetics paper (Sadhukhan, Chen et al., arXiv 2506.05333) makes a handful of
+# The Kinetics paper {cite:p}`kinetics2025` makes a handful of
 # headline claims about test-time scaling on AIME24. This page recomputes each of them
 # from the authors' own per-problem tables, with this book's code, when the book is
 # built. Each row gives the paper's number, ours in the paper's cost convention with a

@@ -12,23 +12,23 @@
 
 # %% [markdown]
 # (sec-ch2)=
-# # 2. Two scaling laws from the same traces: FLOPs against eFLOPs
+# # Two scaling laws from the same traces: FLOPs against eFLOPs
 #
-# Chapter 1 priced one generation two ways: the FLOPs that prior work counts, $2PL$ for
+# {numref}`Chapter %s <sec-ch1>` priced one generation two ways: the FLOPs that prior work counts, $2PL$ for
 # $L$ tokens of a model with $P$ parameters, and the **eFLOPs** of Kinetics, FLOPs plus
 # the bytes moved times the hardware's intensity $I$ (FLOP per byte). This chapter asks
 # what the two prices say about *how to spend* inference. With a fixed budget per
 # problem, should we run a bigger model, sample more trials (best-of-N), or let the
 # model think longer (long chain of thought)?
 #
-# The Kinetics paper (Sadhukhan, Chen et al., arXiv 2506.05333) answers from real traces
+# The Kinetics paper {cite:p}`kinetics2025` answers from real traces
 # of the Qwen3 family on AIME24: under FLOPs small models with many tokens look
 # efficient; under eFLOPs the answer flips towards larger models, with a threshold near
 # 14B, and "compute-optimal" choices can cost up to 3x more than eFLOPs-guided ones. We
-# redo the computation from the authors' per-problem tables with the project's own code
+# redo the computation from the authors' per-problem tables {cite:p}`kineticscode` with this book's code
 # (`kinetics.traces`, `kinetics.metrics`, `kinetics.frontier`), first in the paper's
 # convention, which reproduces their cost columns and their frontiers exactly, then in
-# the exact convention of chapter 1. Each headline number comes with its definition, a
+# the exact convention of {numref}`Chapter %s <sec-ch1>`. Each headline number comes with its definition, a
 # 95% interval from resampling the 30 problems, and what moves it. The verdicts are
 # collected on the findings page ({doc}`00_findings`).
 #
@@ -97,7 +97,8 @@ print(f"{hw.name}: intensity {paper_intensity:.1f} FLOP/B as the paper prices it
       f"{table['source'].nunique()} tables, {n_boot} bootstrap resamples")
 
 # %% [markdown]
-# ## 2.1 The traces
+# (sec-ch2-traces)=
+# ## The traces
 #
 # Each of the authors' tables holds, for every AIME24 problem, the generated-token
 # counts of all samples of one model and the unbiased pass@k. From pass@1 we recover how
@@ -135,7 +136,8 @@ display(Markdown(
     f"with {size_ratio:.0f} times the parameters."))
 
 # %% [markdown]
-# ## 2.2 Two ways to spend more, and how a frontier is made
+# (sec-ch2-frontier)=
+# ## Two ways to spend more, and how a frontier is made
 #
 # **Best-of-N.** Draw $k$ of a problem's $n$ samples. The chance that one of them is
 # correct is the unbiased pass@k, $1 - \binom{n-c}{k}/\binom{n}{k}$ (Chen et al. 2021),
@@ -175,7 +177,8 @@ panels = {(s, conv): plots.law_panels(per_model[(s, conv)], STRATEGY_NAMES[s])
           for s in strategies for conv in CONVENTIONS}
 
 # %% [markdown]
-# ## 2.3 The old law and the Kinetics law, in the paper's convention
+# (sec-ch2-laws)=
+# ## The old law and the Kinetics law, in the paper's convention
 #
 # First the paper's own pricing (`convention="paper"`): their parameter counts, their
 # intensity $I$ = FP8 peak over HBM bandwidth (562.5 on a B200), no weight reads, no
@@ -270,7 +273,8 @@ for s in strategies:
     display(spans_summary(s, "paper").style.format(cell))
 
 # %% [markdown]
-# ## 2.4 Iso-cost maps: what a budget buys
+# (sec-ch2-iso)=
+# ## Iso-cost maps: what a budget buys
 #
 # The paper's Fig. 4 draws iso-cost lines over model size and length. Here each cell is
 # a deployable choice (one model, one $k$ or $G$ for all problems), shaded by accuracy.
@@ -300,7 +304,7 @@ for s in strategies[1:]:
 
 # %% [markdown]
 # (sec-ch2-threshold)=
-# ## 2.5 The model-size threshold, as a band
+# ## The model-size threshold, as a band
 #
 # The paper finds a threshold near 14B: below it, a step up in budget is best spent on a
 # bigger model; at it, on more trials or tokens. We make it operational on the eFLOPs
@@ -362,7 +366,7 @@ display(Markdown(
 
 # %% [markdown]
 # (sec-ch2-ratio)=
-# ## 2.6 "Compute-optimal choices cost up to 3x more"
+# ## "Compute-optimal choices cost up to 3x more"
 #
 # For every accuracy level from 5% to 95% we take the model the FLOPs law calls cheapest
 # for reaching it, and price its choice in eFLOPs over the least eFLOPs any model needs
@@ -528,9 +532,10 @@ pd.DataFrame(rows).style.hide(axis="index")
 # the KV cache, not the arithmetic of attention, is what makes small models with long
 # generations expensive.
 #
-# ## 2.7 The exact convention, and the weight-read batch
+# (sec-ch2-exact)=
+# ## The exact convention, and the weight-read batch
 #
-# The paper's pricing leaves things out (chapter 1): weights are never read, the prefill
+# The paper's pricing leaves things out ({numref}`Chapter %s <sec-ch1>`): weights are never read, the prefill
 # is free, FP8 compute peak is paired with BF16 bytes. The exact convention prices a
 # BF16 engine: intensity at BF16, weights read once per decode step and shared by a
 # batch, the prefill, the KV writes, exact discrete attention sums, and every
@@ -627,7 +632,8 @@ display(Markdown(
 #   with a strict variant, and the weight-read batch as a scenario axis.
 # ```
 #
-# ## 2.8 Oracle against deployable
+# (sec-ch2-oracle)=
+# ## Oracle against deployable
 #
 # The paper's oracle puts a *cap* on every problem's cost and lets each problem pick its
 # best $k$ or $G$ under it, after seeing the outcome; the deployable frontier fixes one
@@ -671,14 +677,17 @@ pd.DataFrame(gaps).style.hide(axis="index")
 # unsolvable problem nothing and its share to the others. A practitioner who cannot see
 # difficulty in advance lives on the deployable curve.
 
+# %% [markdown]
+# (sec-ch2-found)=
+# ## What we found
+
 # %% tags=["hide-input"]
 r = {k.removeprefix("flops_vs_eflops_cost_ratio_"): v.ours_text()
      for k, v in found["paper"].items()}
 b = threshold_band.iloc[0]
 size = ("the size of the paper's 3x" if inside == "inside"
         else "still apart from the paper's 3x")
-display(Markdown(f"""## What we found
-
+display(Markdown(f"""
 Following the FLOPs law costs up to {r['max']} the eFLOPs of the eFLOPs-optimal choice
 (best-of-N, paper convention, re-optimised definition), but that maximum comes from the
 smallest model at low accuracy; without it, {r['max_without_smallest_model']}, {size},
@@ -690,12 +699,13 @@ scenarios).
 """))
 
 # %% [markdown]
+# (sec-ch2-try)=
 # ## Try it
 #
 # * `-p hardware h100`: the H100's lower intensity prices bytes less; expect the cost
 #   ratios to move towards 1 and the threshold to move down the band.
 # * `-p memory_gb 1000`: a very large memory fits a large batch, so the exact
 #   convention's weight reads nearly vanish; expect the exact ratios to approach the
-#   "weights free" row of 2.7.
+#   "weights free" row of {numref}`sec-ch2-exact`.
 # * `-p strategy long-cot`: only long chains of thought; compare the optimal length
 #   budget against the optimal number of trials above.

@@ -12,13 +12,13 @@
 
 # %% [markdown]
 # (sec-ch3)=
-# # 3. The sparse-attention scaling law
+# # The sparse-attention scaling law
 #
-# Chapter 2 found that under eFLOPs the KV cache, not the parameters, sets the price of
-# test-time scaling. The Kinetics paper (arXiv 2506.05333) draws the conclusion: attend
+# {numref}`Chapter %s <sec-ch2>` found that under eFLOPs the KV cache, not the parameters, sets the price of
+# test-time scaling. The Kinetics paper {cite:p}`kinetics2025` draws the conclusion: attend
 # to fewer keys. With **oracle top-k** attention each decode step reads only the $B$
 # keys with the highest scores; with **block top-k** it reads the blocks of keys whose
-# mean key scores highest, something a real kernel can do (chapter 4). A sparse step
+# mean key scores highest, something a real kernel can do ({doc}`04_block_topk_kernels`). A sparse step
 # costs the same whatever the context, so the cost grows linearly with the generated
 # tokens instead of quadratically, and the saved budget buys more trials or longer
 # chains. The paper claims:
@@ -82,7 +82,8 @@ def show(fig):
 print(f"{hw.name}; {n_boot} bootstrap resamples")
 
 # %% [markdown]
-# ## 3.1 What sparse attention does to the traces
+# (sec-ch3-traces)=
+# ## What sparse attention does to the traces
 #
 # Sparse attention changes the model's outputs, so each setting is its own set of
 # samples. Fewer keys cost accuracy and make the chains longer: a model that cannot see
@@ -130,7 +131,8 @@ by_setting("at_cap")
 # 256 to 1024 keys the larger models come close to dense. But accuracy per *sample* is
 # not the question; accuracy per *unit of cost* is.
 #
-# ## 3.2 Frontiers: dense, oracle top-k, block top-k
+# (sec-ch3-frontiers)=
+# ## Frontiers: dense, oracle top-k, block top-k
 #
 # For each model the paper merges the sparse budgets into one setting: the oracle then
 # chooses, per problem, the KV budget *and* the number of trials under the cap. Budgets
@@ -200,7 +202,7 @@ if focus in {c.config.model for c in block_settings}:
 
 # %% [markdown]
 # (sec-ch3-gain)=
-# ## 3.3 The gain at equal cost, and where it is read
+# ## The gain at equal cost, and where it is read
 #
 # `kinetics.frontier.sparse_gain` takes the envelope over models of each family and
 # measures the **low-cost gain** (the largest accuracy difference, sparse minus dense,
@@ -289,7 +291,8 @@ display(Markdown(
     + ". A single 'high-cost gain' is one point on this curve."))
 
 # %% [markdown]
-# ## 3.4 Which budget, and which model, wins
+# (sec-ch3-budget)=
+# ## Which budget, and which model, wins
 #
 # Within one model each KV budget has its own frontier; the envelope over budgets says
 # which budget to use at a given cost. We split the range where it rises into three
@@ -311,7 +314,7 @@ pd.DataFrame(rows).style.hide(axis="index")
 
 # %% [markdown]
 # The **sparse threshold**: which model wins the sparse envelope, in the same banded
-# definition as chapter 2 (the model winning the widest span of log-cost from a fraction
+# definition as {numref}`Chapter %s <sec-ch2>` (the model winning the widest span of log-cost from a fraction
 # of the best accuracy up), next to dense. And the optimal model against the budget:
 
 # %%
@@ -349,7 +352,7 @@ display(Markdown(
 
 # %% [markdown]
 # (sec-ch3-growth)=
-# ## 3.5 Spend on tokens, not on attention?
+# ## Spend on tokens, not on attention?
 #
 # Along the oracle frontier of one model over all its top-k budgets we record, at each
 # cost, the mean budget and the mean number of generated tokens the oracle chooses, and
@@ -412,10 +415,11 @@ display(Markdown(
     f"{token_models} of {len(growths)} models and {env_tokens} the envelope's."))
 
 # %% [markdown]
-# ## 3.6 Long chains of thought with sparse attention
+# (sec-ch3-long-cot)=
+# ## Long chains of thought with sparse attention
 #
 # The same comparison when the extra budget buys longer chains instead of more trials
-# (chapter 2's long-CoT strategy, with its accuracy bounds: a truncated sample counts as
+# ({numref}`Chapter %s <sec-ch2>`'s long-CoT strategy, with its accuracy bounds: a truncated sample counts as
 # wrong). Best-of-N next to long CoT:
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Dense, oracle top-k and block top-k envelopes for best-of-N (left) and long CoT (right), paper convention.", "name": "fig-ch3-long-cot"}}
@@ -441,7 +445,8 @@ for s in F.STRATEGIES:
 pd.DataFrame(cot_rows).style.hide(axis="index")
 
 # %% [markdown]
-# ## 3.7 The exact convention, and pricing what the traces ran
+# (sec-ch3-exact)=
+# ## The exact convention, and pricing what the traces ran
 #
 # The exact convention (BF16 intensity, weight reads, prefill, exact sums) charges costs
 # sparse attention cannot save, so it shrinks the sparse advantage. One more correction
@@ -485,7 +490,7 @@ show(plots.plot_envelopes(envelopes("best-of-n", "exact"), unit="eFLOP",
 
 # %% [markdown]
 # Oracle top-k remains an upper bound throughout: its selection is free here, while
-# finding the exact top-k needs the full $q \cdot K$ of dense attention (chapter 1);
+# finding the exact top-k needs the full $q \cdot K$ of dense attention ({numref}`Chapter %s <sec-ch1>`);
 # block top-k pays for its selection and is the number to trust for a real kernel.
 #
 # ```{admonition} Where we depart from the paper, and why
@@ -501,10 +506,13 @@ show(plots.plot_envelopes(envelopes("best-of-n", "exact"), unit="eFLOP",
 #   as top-k.
 # ```
 
+# %% [markdown]
+# (sec-ch3-found)=
+# ## What we found
+
 # %% tags=["hide-input"]
 p = {k: v.ours_text() for k, v in found["paper"].items()}
-display(Markdown(f"""## What we found
-
+display(Markdown(f"""
 In the paper's convention oracle top-k gains {p['oracle_topk_gain_low_cost']} over
 dense at low cost and {p['oracle_topk_gain_high_cost']} where dense reaches 90% of its
 best; block top-k gains {p['blocktopk_gain_low_cost']} and needs
@@ -518,10 +526,11 @@ best). Per model, extra cost goes to tokens faster than to KV budget for {faster
 """))
 
 # %% [markdown]
+# (sec-ch3-try)=
 # ## Try it
 #
 # * `-p hardware h100`: a lower intensity makes KV bytes cheaper; expect every sparse
 #   gain to shrink.
-# * Edit `V.HIGH_COST_AT` (in `kinetics.verdicts`) or read the gain curve of 3.3 at
+# * Edit `V.HIGH_COST_AT` (in `kinetics.verdicts`) or read the gain curve of {numref}`sec-ch3-gain` at
 #   another point: the high-cost gain is whatever point one picks on that curve.
 # * `-p quick True`: fewer resamples, the same estimates with wider, noisier intervals.
