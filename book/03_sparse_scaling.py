@@ -18,7 +18,7 @@
 # test-time scaling. The Kinetics paper {cite:p}`kinetics2025` draws the conclusion: attend
 # to fewer keys. With **oracle top-k** attention each decode step reads only the $B$
 # keys with the highest scores; with **block top-k** it reads the blocks of keys whose
-# mean key scores highest, something a real kernel can do ({doc}`04_block_topk_kernels`). A sparse step
+# mean key scores highest, something a real kernel can do ({numref}`Chapter %s <sec-ch4>`). A sparse step
 # costs the same whatever the context, so the cost grows linearly with the generated
 # tokens instead of quadratically, and the saved budget buys more trials or longer
 # chains. The paper claims:

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -11,9 +13,10 @@
 # ---
 
 # %% [markdown]
-# # 5. An engine on traces: checking eFLOPs against a clock
+# (sec-ch5)=
+# # An engine on traces: checking eFLOPs against a clock
 #
-# Chapters 1-3 priced test-time scaling with a cost model; chapter 4 built the kernels that make sparse attention
+# The first three chapters priced test-time scaling with a cost model; {numref}`Chapter %s <sec-ch4>` built the kernels that make sparse attention
 # cheap. Neither says how long a real workload takes. The Kinetics authors never measured it: their engine
 # (LiteSys) keeps one fixed slot per request, *simulates* sparse attention by computing every logit and masking
 # (so sparsity saves nothing), and their throughput benchmark times one layer in isolation and multiplies. The
@@ -21,7 +24,7 @@
 #
 # This chapter does both. `kinetics.engine` is a small inference engine in the spirit of nano-vllm: Qwen3 (dense,
 # and the MoE shape of Qwen3-30B-A3B) in plain torch, a paged KV cache, continuous batching with chunked prefill
-# and preemption, dense or block top-k decode through the real kernels of chapter 4, CUDA graphs on a GPU. We
+# and preemption, dense or block top-k decode through the real kernels of {numref}`Chapter %s <sec-ch4>`, CUDA graphs on a GPU. We
 #
 # 1. check it token for token against Hugging Face transformers;
 # 2. replay the recorded lengths of the authors' AIME24 traces through it, dense and block top-k;
@@ -36,18 +39,22 @@
 # `data/results/<device>/engine*.json`, written by `kinetics bench engine` with its provenance.
 
 # %% tags=["parameters"]
-quick = False                             # smaller live run
-traces = None                             # traces directory (None: $KINETICS_TRACES, then data/traces/)
-trace_model = "qwen3-8b"                  # whose recorded lengths to replay
-problems = 3                              # AIME24 problems replayed live (CPU)
-trials = 4                                # samples per problem
-length_scale = 0.01                       # recorded lengths x this (CPU: 13k tokens become ~130)
-cache_pages = 100                         # KV pages of the live run: small, so the scheduler must preempt
+quick = False  # smaller live run
+# traces directory (None: $KINETICS_TRACES, then data/traces/)
+traces = None
+trace_model = "qwen3-8b"  # whose recorded lengths to replay
+problems = 3  # AIME24 problems replayed live (CPU)
+trials = 4  # samples per problem
+# recorded lengths x this (CPU: 13k tokens become ~130)
+length_scale = 0.01
+# KV pages of the live run: small, so the scheduler must preempt
+cache_pages = 100
 page_size = 8
-sparse_budget = 32                        # block top-k budget of the live run (tokens, 4 pages of 8)
+# block top-k budget of the live run (tokens, 4 pages of 8)
+sparse_budget = 32
 results_device = "nvidia-h100-80gb-hbm3"  # saved GPU results of 5.4-5.6 (no GPU here)
-saturated_device = "nvidia-h200"          # saved saturated replay, step model (5.7-5.8)
-measure_live = "auto"                     # "auto": time the validation grid when a CUDA GPU is present
+saturated_device = "nvidia-h200"  # saved saturated replay, step model (5.7-5.8)
+measure_live = "auto"  # "auto": time the validation grid when a CUDA GPU is present
 
 # %%
 # Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
@@ -72,27 +79,43 @@ import torch
 from IPython.display import Markdown, display
 
 import kinetics.engine as engine
-from kinetics.bench.validation import (calibrate, calibrated_replay_seconds, load_results, mape, table,
-                                       validation_points)
+from kinetics.bench.validation import (
+    calibrate,
+    calibrated_replay_seconds,
+    load_results,
+    mape,
+    table,
+    validation_points,
+)
 from kinetics.engine import LLM, AttentionConfig, SamplingParams
 from kinetics.engine.attention import Attention
 from kinetics.engine.replay import ReplayProblem, ReplayWorkload, load_workload, replay
 from kinetics.errors import InputError
+from kinetics.plots import diagrams
 from kinetics.plots import engine as eplots
 from kinetics.plots import style
+import transformers
+from kinetics.models import get_model
+from kinetics.cost import Attention as CostAttention
+from kinetics.hardware import hardware_from_numbers
+from kinetics.models import get_model as get_spec
+from kinetics.paths import results_dir
+from kinetics.step_time import StepModel, fit_step_model, predict_window
 
 style()
-torch.set_num_threads(1)   # the live model is tiny: one thread beats thread hand-offs on a small CPU
+# the live model is tiny: one thread beats thread hand-offs on a small CPU
+torch.set_num_threads(1)
 GPU = torch.cuda.is_available()
 if quick:
     problems, trials = min(problems, 2), min(trials, 3)
 
 # %% [markdown]
-# ## 5.1 The design: one concept per file
+# (sec-ch5-design)=
+# ## The design: one concept per file
 #
 # The engine reads end to end in an afternoon. Each file holds one idea and its state is plain dataclasses. The
 # model it runs is not described here: `kinetics.models.ModelSpec`, read from the model's `config.json` by one strict
-# reader, is what the engine and chapter 1's cost model both take, so a shape the engine runs is the shape the cost
+# reader, is what the engine and {numref}`Chapter %s <sec-ch1>`'s cost model both take, so a shape the engine runs is the shape the cost
 # model prices; `config.py` holds only the engine's own settings (attention backend, limits). The command line
 # (`kinetics/cli/`) and the benchmarks that time the engine (`kinetics/bench/`) live outside it.
 
@@ -101,18 +124,28 @@ files = sorted(Path(engine.__file__).parent.glob("*.py"))
 rows = []
 for path in files:
     source = path.read_text()
-    doc = source.split('"""')[1].strip().splitlines()[0] if source.startswith('"""') else ""
-    rows.append({"file": path.name, "lines": len(source.splitlines()), "what it holds": doc})
+    doc = (
+        source.split('"""')[1].strip().splitlines()[0]
+        if source.startswith('"""')
+        else ""
+    )
+    rows.append(
+        {"file": path.name, "lines": len(source.splitlines()), "what it holds": doc}
+    )
 pd.set_option("display.max_colwidth", 110)
 display(pd.DataFrame(rows).set_index("file"))
 
 # %% [markdown]
-# **The cache.** KV memory is cut into pages of `page_size` tokens ([Kwon et al. 2023, vLLM](https://arxiv.org/abs/2309.06180)).
+# **The cache.** KV memory is cut into pages of `page_size` tokens, as in vLLM {cite:p}`vllm2023`.
 # A request holds a list of pages; its token at position $t$ lives in page `pages[t // page_size]`, offset
 # `t % page_size`. Pages are handed out by an allocator with a free list, so memory follows the requests' real
 # lengths instead of reserving `max_len` per slot as LiteSys does. The layout is FlashInfer's NHD, the one the
-# kernels of chapter 4 read.
-#
+# kernels of {numref}`Chapter %s <sec-ch4>` read.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Three requests in a paged KV cache: each request's tokens fill logical pages (left), the page table maps each logical page to a physical page (middle), and the physical pages of different requests interleave in the cache, with free pages anywhere (right).", "name": "fig-ch5-paged-kv"}}
+fig = diagrams.paged_kv_cache()
+
+# %% [markdown]
 # **The scheduler.** Every step is a prefill step or a decode step. Prefill goes first: requests still in their
 # prompt get the next chunk, then waiting requests are admitted while free pages can hold their whole current
 # length, up to `max_num_batched_tokens` tokens per step (*chunked prefill*). Otherwise every running request
@@ -121,7 +154,11 @@ display(pd.DataFrame(rows).set_index("file"))
 # No request is ever dropped; a preempted one costs time, not tokens. (Under block top-k, the recomputed
 # *generated* tokens are redone as decode rows with the same page selection, so a preemption changes no token;
 # the tests check it.)
-#
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The engine's loop: each step is a prefill or a decode step, then a forward pass, sampling and postprocessing; when a decoding request needs a page and none is free, the newest request is preempted and queued again at the front.", "name": "fig-ch5-scheduler"}}
+fig = diagrams.scheduler_loop()
+
+# %% [markdown]
 # **Where sparse attention plugs in.** One function decides what a layer's attention reads:
 
 # %%
@@ -132,45 +169,90 @@ print(inspect.getsource(Attention.__call__))
 # request and KV head, the `budget // page_size` pages whose mean key scores highest against the query heads of
 # the group, always keeping the first page(s) (sinks) and the page being written; a context no longer than the
 # budget is attended densely, so `budget >= context` *is* dense attention. On a GPU the selection, the page
-# summaries and the sparse decode are the Triton kernels of chapter 4; on a CPU a torch reference of the same
+# summaries and the sparse decode are the Triton kernels of {numref}`Chapter %s <sec-ch4>`; on a CPU a torch reference of the same
 # function runs (the tests hold the two together, and both against a loop written independently).
 
 # %% [markdown]
-# ## 5.2 Same weights, same logits: the engine against transformers
+# (sec-ch5-logits)=
+# ## Same weights, same logits: the engine against transformers
 #
 # A tiny random Qwen3 and a tiny Qwen3-MoE, saved by transformers as sharded safetensors, loaded by the engine:
 # the logits of the prompt and of every decode step must match, and so must greedy generation. (The test suite
 # runs the same check with longer prompts and 36 decode steps, chunked prefill and 4-token pages.)
 
 # %%
-import transformers  # noqa: E402
 
-tiny = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, head_dim=16, max_position_embeddings=512, initializer_range=0.1,
-            eos_token_id=None, bos_token_id=None, pad_token_id=None)
+tiny = dict(
+    vocab_size=256,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    max_position_embeddings=512,
+    initializer_range=0.1,
+    eos_token_id=None,
+    bos_token_id=None,
+    pad_token_id=None,
+)
 prompt = [3, 14, 15, 92, 65, 35, 89, 79, 32, 38]
 steps = 8 if quick else 24
 checks = []
-for name, make in [("Qwen3 (dense)", lambda: transformers.Qwen3ForCausalLM(transformers.Qwen3Config(**tiny))),
-                   ("Qwen3-MoE", lambda: transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(
-                       **tiny, moe_intermediate_size=32, num_experts=8, num_experts_per_tok=2)))]:
+for name, make in [
+    (
+        "Qwen3 (dense)",
+        lambda: transformers.Qwen3ForCausalLM(transformers.Qwen3Config(**tiny)),
+    ),
+    (
+        "Qwen3-MoE",
+        lambda: transformers.Qwen3MoeForCausalLM(
+            transformers.Qwen3MoeConfig(
+                **tiny, moe_intermediate_size=32, num_experts=8, num_experts_per_tok=2
+            )
+        ),
+    ),
+]:
     torch.manual_seed(0)
     hf = make().float().eval()
     with tempfile.TemporaryDirectory() as folder:
         hf.save_pretrained(folder, safe_serialization=True, max_shard_size="100KB")
-        llm = LLM(folder, weights=folder, attention=AttentionConfig(page_size=4), max_num_batched_tokens=4)
-    out = llm.generate([prompt], SamplingParams(temperature=0, max_tokens=steps, return_logits=True))[0]
+        llm = LLM(
+            folder,
+            weights=folder,
+            attention=AttentionConfig(page_size=4),
+            max_num_batched_tokens=4,
+        )
+    out = llm.generate(
+        [prompt], SamplingParams(temperature=0, max_tokens=steps, return_logits=True)
+    )[0]
     with torch.no_grad():
-        ref = hf(torch.tensor([prompt + out.token_ids])).logits[0, len(prompt) - 1:-1]
-        hf_tokens = hf.generate(torch.tensor([prompt]), max_new_tokens=steps, min_new_tokens=steps,
-                                do_sample=False)[0, len(prompt):].tolist()
-    checks.append({"model": name, "decode steps": steps,
-                   "max |logit difference|": float((torch.stack(out.logits) - ref).abs().max()),
-                   "greedy tokens identical": hf_tokens == out.token_ids})
-display(pd.DataFrame(checks).set_index("model").style.format({"max |logit difference|": "{:.1e}"}))
+        ref = hf(torch.tensor([prompt + out.token_ids])).logits[0, len(prompt) - 1 : -1]
+        hf_tokens = hf.generate(
+            torch.tensor([prompt]),
+            max_new_tokens=steps,
+            min_new_tokens=steps,
+            do_sample=False,
+        )[0, len(prompt) :].tolist()
+    checks.append(
+        {
+            "model": name,
+            "decode steps": steps,
+            "max |logit difference|": float(
+                (torch.stack(out.logits) - ref).abs().max()
+            ),
+            "greedy tokens identical": hf_tokens == out.token_ids,
+        }
+    )
+display(
+    pd.DataFrame(checks)
+    .set_index("model")
+    .style.format({"max |logit difference|": "{:.1e}"})
+)
 
 # %% [markdown]
-# ## 5.3 Replaying traces on a CPU
+# (sec-ch5-cpu)=
+# ## Replaying traces on a CPU
 #
 # Replay turns a trace table into work: every sampled trial becomes a request with a prompt of the recorded length
 # and an output *forced* to the recorded length. The weights can be random: the tokens are meaningless, the work is
@@ -179,40 +261,98 @@ display(pd.DataFrame(checks).set_index("model").style.format({"max |logit differ
 
 # %%
 try:
-    workload = load_workload(traces, trace_model, "aime24", trials=trials, max_problems=problems,
-                             length_scale=length_scale)
-except InputError as error:   # no traces on this machine: a stand-in with the same shape, said so
+    workload = load_workload(
+        traces,
+        trace_model,
+        "aime24",
+        trials=trials,
+        max_problems=problems,
+        length_scale=length_scale,
+    )
+# no traces on this machine: a stand-in with the same shape, said so
+except InputError as error:
     print(f"no traces here ({error}); replaying a made-up workload instead")
     rng = np.random.default_rng(0)
-    workload = ReplayWorkload(trace_model, "aime24", "synthetic", trials, [
-        ReplayProblem(i, int(rng.integers(120, 200)), rng.integers(40, 300, trials).tolist())
-        for i in range(problems)])
-display(pd.DataFrame([{"query_id": p.query_id, "prompt tokens": p.prompt_tokens, "generated tokens": p.gen_tokens}
-                      for p in workload.problems]).set_index("query_id"))
+    workload = ReplayWorkload(
+        trace_model,
+        "aime24",
+        "synthetic",
+        trials,
+        [
+            ReplayProblem(
+                i, int(rng.integers(120, 200)), rng.integers(40, 300, trials).tolist()
+            )
+            for i in range(problems)
+        ],
+    )
+display(
+    pd.DataFrame(
+        [
+            {
+                "query_id": p.query_id,
+                "prompt tokens": p.prompt_tokens,
+                "generated tokens": p.gen_tokens,
+            }
+            for p in workload.problems
+        ]
+    ).set_index("query_id")
+)
 print(f"source: {workload.source}, lengths x {workload.length_scale}")
 
 # %%
-live_config = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 1024, "hidden_size": 64,
-               "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-               "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 4096}
+live_config = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "vocab_size": 1024,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "max_position_embeddings": 4096,
+}
 longest = max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems)
-cache_pages = max(cache_pages, -(-longest // page_size) + 1)   # room for the longest request alone
+# room for the longest request alone
+cache_pages = max(cache_pages, -(-longest // page_size) + 1)
 runs, summaries = {}, []
-for label, attention in [("dense", AttentionConfig(page_size=page_size)),
-                         ("block top-k", AttentionConfig(kind="blocktopk", budget=sparse_budget,
-                                                          page_size=page_size, sinks=1))]:
-    llm = LLM(live_config, attention=attention, num_pages=cache_pages, max_num_seqs=64,
-              max_num_batched_tokens=256, seed=0)
+for label, attention in [
+    ("dense", AttentionConfig(page_size=page_size)),
+    (
+        "block top-k",
+        AttentionConfig(
+            kind="blocktopk", budget=sparse_budget, page_size=page_size, sinks=1
+        ),
+    ),
+]:
+    llm = LLM(
+        live_config,
+        attention=attention,
+        num_pages=cache_pages,
+        max_num_seqs=64,
+        max_num_batched_tokens=256,
+        seed=0,
+    )
     result = replay(llm, workload)
     runs[label] = llm.last_stats
     s = result.stats
-    summaries.append({"attention": label, "requests": result.requests, "generated tokens": result.generated_tokens,
-                      "wall s": round(result.wall_s, 2), "tokens/s": round(result.tokens_per_s),
-                      "peak pages": f"{s['peak_pages']} / {s['num_pages']}", "preemptions": s["preemptions"],
-                      "recomputed tokens": s["recomputed_tokens"], "mean decode batch": round(s["mean_decode_batch"], 1),
-                      "steps (prefill / decode)": f"{s['prefill_steps']} / {s['decode_steps']}"})
+    summaries.append(
+        {
+            "attention": label,
+            "requests": result.requests,
+            "generated tokens": result.generated_tokens,
+            "wall s": round(result.wall_s, 2),
+            "tokens/s": round(result.tokens_per_s),
+            "peak pages": f"{s['peak_pages']} / {s['num_pages']}",
+            "preemptions": s["preemptions"],
+            "recomputed tokens": s["recomputed_tokens"],
+            "mean decode batch": round(s["mean_decode_batch"], 1),
+            "steps (prefill / decode)": f"{s['prefill_steps']} / {s['decode_steps']}",
+        }
+    )
 display(pd.DataFrame(summaries).set_index("attention").T)
-eplots.scheduler_timeline(runs);
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Requests decoded per step (top) and KV pages in use (bottom) while the engine replays traces on a CPU, dense and block top-k: prefill steps admit requests until the pages run out, decode steps then grow them, and a preemption frees the newest request's pages.", "name": "fig-ch5-timeline"}}
+eplots.scheduler_timeline(runs)
 
 # %% [markdown]
 # Read the timeline from the left: a burst of prefill steps admits requests until the pages run out; decode steps
@@ -222,13 +362,19 @@ eplots.scheduler_timeline(runs);
 
 # %% tags=["hide-input"]
 wall = {row["attention"]: row["wall s"] for row in summaries}
-display(Markdown(
-    f"On a CPU with a model this small, time goes to Python and small tensors, not to reading the KV cache: block "
-    f"top-k took {wall['block top-k'] / wall['dense']:.2f}x the dense run's wall time here, its selection and "
-    f"summaries being extra small operations with nothing to save. The speed question belongs to the GPU."))
+display(
+    Markdown(
+        "On a CPU with a model this small, time goes to Python and small tensors, not"
+        " to reading the KV cache: block top-k took"
+        f" {wall['block top-k'] / wall['dense']:.2f}x the dense run's wall time here,"
+        " its selection and summaries being extra small operations with nothing to"
+        " save. The speed question belongs to the GPU."
+    )
+)
 
 # %% [markdown]
-# ## 5.4 On a GPU: the engine against Hugging Face and against the roofline
+# (sec-ch5-gpu)=
+# ## On a GPU: the engine against Hugging Face and against the roofline
 #
 # `kinetics bench engine` runs on the lent H100 the workload of the project's targets: the Qwen3-0.6B shape with
 # random weights, prompts of 128 tokens, 512 forced new tokens, greedy, at batch 64 and 256, and Hugging Face
@@ -239,44 +385,87 @@ display(Markdown(
 saved = load_results(results_device)
 main = saved["engine"]
 prov = main["provenance"]
-display(Markdown(f"Saved results: **{prov['device']}**, torch {prov['versions']['torch']}, triton "
-                 f"{prov['versions']['triton']}, transformers {prov['versions']['transformers']}, driver "
-                 f"{prov['gpu'].get('driver')}, {prov['date']}, commit `{prov['commit'][:12]}`; command "
-                 f"`{prov['command']}`. Measured ceilings: copy {main['ceilings']['copy_tbps']:.2f} TB/s "
-                 f"(read + write), bf16 matmul {main['ceilings']['matmul_tflops']:.0f} TFLOP/s."))
-targets = pd.DataFrame([{
-    "batch": r["batch"], "HF tok/s": round(r["hf"]["tokens_per_s"]), "engine tok/s": round(r["engine_tokens_per_s"]),
-    "speedup vs HF": round(r["speedup_vs_hf"], 1), "engine decode tok/s": round(r["engine_decode_tokens_per_s"]),
-    "decode roofline tok/s": round(r["roofline_decode_tokens_per_s"]),
-    "share of roofline": f"{100 * r['fraction_of_roofline']:.0f}%"} for r in main["targets"]]).set_index("batch")
+display(
+    Markdown(
+        f"Saved results: **{prov['device']}**, torch {prov['versions']['torch']},"
+        f" triton {prov['versions']['triton']}, transformers"
+        f" {prov['versions']['transformers']}, driver {prov['gpu'].get('driver')},"
+        f" {prov['date']}, commit `{prov['commit'][:12]}`; command `{prov['command']}`."
+        f" Measured ceilings: copy {main['ceilings']['copy_tbps']:.2f} TB/s (read +"
+        f" write), bf16 matmul {main['ceilings']['matmul_tflops']:.0f} TFLOP/s."
+    )
+)
+targets = pd.DataFrame(
+    [
+        {
+            "batch": r["batch"],
+            "HF tok/s": round(r["hf"]["tokens_per_s"]),
+            "engine tok/s": round(r["engine_tokens_per_s"]),
+            "speedup vs HF": round(r["speedup_vs_hf"], 1),
+            "engine decode tok/s": round(r["engine_decode_tokens_per_s"]),
+            "decode roofline tok/s": round(r["roofline_decode_tokens_per_s"]),
+            "share of roofline": f"{100 * r['fraction_of_roofline']:.0f}%",
+        }
+        for r in main["targets"]
+    ]
+).set_index("batch")
 display(targets)
-eplots.targets_figure(main["targets"]);
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Decode throughput of the engine against Hugging Face generate and against the decode roofline, per batch size, from the saved GPU run named above.", "name": "fig-ch5-engine-vs-hf"}}
+eplots.targets_figure(main["targets"])
 
 # %% tags=["hide-input"]
-TARGET_BATCH, TARGET_ROOFLINE_SHARE, TARGET_VS_HF = 256, 0.50, 10.0   # TARGETS.md: at batch 256, both
+# the goals we set for the engine: at batch 256, both
+TARGET_BATCH, TARGET_ROOFLINE_SHARE, TARGET_VS_HF = 256, 0.50, 10.0
 at_target = next((r for r in main["targets"] if r["batch"] == TARGET_BATCH), None)
 if at_target is not None:
     share, vs_hf = at_target["fraction_of_roofline"], at_target["speedup_vs_hf"]
-    display(pd.DataFrame([
-        {"target": f">= {TARGET_ROOFLINE_SHARE:.0%} of the decode roofline at batch {TARGET_BATCH}",
-         "ours": f"{share:.0%}",
-         "verdict": f"{'met' if share >= TARGET_ROOFLINE_SHARE else 'missed'} by "
-                    f"{100 * abs(share - TARGET_ROOFLINE_SHARE):.0f} points"},
-        {"target": f">= {TARGET_VS_HF:.0f}x Hugging Face generate at batch {TARGET_BATCH}", "ours": f"{vs_hf:.1f}x",
-         "verdict": f"{'met' if vs_hf >= TARGET_VS_HF else 'missed'} by {abs(vs_hf - TARGET_VS_HF):.1f}x"},
-    ]).set_index("target"))
+    display(
+        pd.DataFrame(
+            [
+                {
+                    "target": (
+                        f">= {TARGET_ROOFLINE_SHARE:.0%} of the decode roofline at"
+                        f" batch {TARGET_BATCH}"
+                    ),
+                    "ours": f"{share:.0%}",
+                    "verdict": (
+                        f"{'met' if share >= TARGET_ROOFLINE_SHARE else 'missed'} by "
+                        f"{100 * abs(share - TARGET_ROOFLINE_SHARE):.0f} points"
+                    ),
+                },
+                {
+                    "target": (
+                        f">= {TARGET_VS_HF:.0f}x Hugging Face generate at batch"
+                        f" {TARGET_BATCH}"
+                    ),
+                    "ours": f"{vs_hf:.1f}x",
+                    "verdict": (
+                        f"{'met' if vs_hf >= TARGET_VS_HF else 'missed'} by"
+                        f" {abs(vs_hf - TARGET_VS_HF):.1f}x"
+                    ),
+                },
+            ]
+        ).set_index("target")
+    )
 small = min(main["targets"], key=lambda r: r["batch"])
-display(Markdown(
-    f"The gap to Hugging Face is the engine's design: a paged cache instead of a padded one "
-    f"that is copied as it grows, one CUDA graph replay per decode step instead of hundreds of Python-launched "
-    f"kernels, fused q/k/v and gate/up projections, and the norms, RoPE and SiLU compiled into one kernel each. The "
-    f"gap to the roofline is what is left: the roofline charges only bytes, while every layer still launches a "
-    f"series of small kernels whose fixed cost does not shrink with the batch; at batch {small['batch']} the step "
-    f"is shorter and those costs weigh more ({small['fraction_of_roofline']:.0%} of the roofline). Section 5.6 "
-    f"measures that fixed cost per layer."))
+display(
+    Markdown(
+        "The gap to Hugging Face is the engine's design: a paged cache instead of a"
+        " padded one that is copied as it grows, one CUDA graph replay per decode step"
+        " instead of hundreds of Python-launched kernels, fused q/k/v and gate/up"
+        " projections, and the norms, RoPE and SiLU compiled into one kernel each. The"
+        " gap to the roofline is what is left: the roofline charges only bytes, while"
+        " every layer still launches a series of small kernels whose fixed cost does"
+        f" not shrink with the batch; at batch {small['batch']} the step is shorter and"
+        f" those costs weigh more ({small['fraction_of_roofline']:.0%} of the"
+        " roofline). Section 5.6 measures that fixed cost per layer."
+    )
+)
 
 # %% [markdown]
-# ## 5.5 Replaying the AIME24 traces of Qwen3-8B, dense and block top-k
+# (sec-ch5-replay)=
+# ## Replaying the AIME24 traces of Qwen3-8B, dense and block top-k
 #
 # The replay benchmark runs the recorded lengths of the first AIME24 problems (8 trials each, from the authors'
 # Qwen3-8B dense table) through the 8B shape with random weights, dense and block top-k (budget 1024 tokens,
@@ -286,80 +475,141 @@ display(Markdown(
 # %%
 rep = saved["engine_replay"]
 rprov = rep["provenance"]
-display(Markdown(f"Saved replay: **{rprov['device']}**, {rprov['date']}, commit `{rprov['commit'][:12]}`; "
-                 f"command `{rprov['command']}`."))
+display(
+    Markdown(
+        f"Saved replay: **{rprov['device']}**, {rprov['date']}, commit"
+        f" `{rprov['commit'][:12]}`; command `{rprov['command']}`."
+    )
+)
 points = validation_points(saved)
 cal = calibrate(points)
 replay_rows = []
 for r in rep["replay"]:
     a = r["attention"]
-    replay_rows.append({
-        "attention": a["kind"] + (f" {a['budget']}" if a["kind"] != "dense" else ""), "page": a["page_size"],
-        "problems x trials": f"{r['problems']} x {r['workload']['trials']}", "length scale": r["workload"]["length_scale"],
-        "generated tokens": r["generated_tokens"], "wall s": round(r["wall_s"], 1), "tokens/s": round(r["tokens_per_s"]),
-        "vs dense": f"{r['speedup_vs_dense']:.2f}x", "mean decode batch": round(r["stats"]["mean_decode_batch"], 1),
-        "peak KV pages": r["stats"]["peak_pages"], "preemptions": r["stats"]["preemptions"],
-        "predicted s": round(r["predicted"]["seconds"], 1),
-        "predicted + overhead s": round(calibrated_replay_seconds(r, cal), 1)})
+    replay_rows.append(
+        {
+            "attention": (
+                a["kind"] + (f" {a['budget']}" if a["kind"] != "dense" else "")
+            ),
+            "page": a["page_size"],
+            "problems x trials": f"{r['problems']} x {r['workload']['trials']}",
+            "length scale": r["workload"]["length_scale"],
+            "generated tokens": r["generated_tokens"],
+            "wall s": round(r["wall_s"], 1),
+            "tokens/s": round(r["tokens_per_s"]),
+            "vs dense": f"{r['speedup_vs_dense']:.2f}x",
+            "mean decode batch": round(r["stats"]["mean_decode_batch"], 1),
+            "peak KV pages": r["stats"]["peak_pages"],
+            "preemptions": r["stats"]["preemptions"],
+            "predicted s": round(r["predicted"]["seconds"], 1),
+            "predicted + overhead s": round(calibrated_replay_seconds(r, cal), 1),
+        }
+    )
 display(pd.DataFrame(replay_rows).set_index(["attention", "page"]).T)
-eplots.replay_figure(rep["replay"]);
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Trace replay on the GPU: measured throughput per attention setting against the cost model's prediction.", "name": "fig-ch5-replay"}}
+eplots.replay_figure(rep["replay"])
 
 # %% tags=["hide-input"]
-from kinetics.models import get_model  # noqa: E402
 
 dense_run = next(r for r in rep["replay"] if r["attention"]["kind"] == "dense")
 sparse_runs = [r for r in rep["replay"] if r["attention"]["kind"] != "dense"]
 measured_gain = [r["speedup_vs_dense"] for r in sparse_runs]
-roofline_gain = [dense_run["predicted"]["seconds"] / r["predicted"]["seconds"] for r in sparse_runs]
-calibrated_gain = [calibrated_replay_seconds(dense_run, cal) / calibrated_replay_seconds(r, cal) for r in sparse_runs]
+roofline_gain = [
+    dense_run["predicted"]["seconds"] / r["predicted"]["seconds"] for r in sparse_runs
+]
+calibrated_gain = [
+    calibrated_replay_seconds(dense_run, cal) / calibrated_replay_seconds(r, cal)
+    for r in sparse_runs
+]
 roofline_err = [abs(r["predicted"]["seconds"] / r["wall_s"] - 1) for r in rep["replay"]]
-calibrated_err = [abs(calibrated_replay_seconds(r, cal) / r["wall_s"] - 1) for r in rep["replay"]]
+calibrated_err = [
+    abs(calibrated_replay_seconds(r, cal) / r["wall_s"] - 1) for r in rep["replay"]
+]
 spec = get_model(dense_run["workload"]["model"])
 weights_gb = spec.params_total * 2 / 1e9
-kv_mb = spec.kv_bytes_per_token() * dense_run["generated_tokens"] / dense_run["requests"] / 1e6
-display(Markdown(
-    f"Block top-k barely helps here: {min(measured_gain):.2f}-{max(measured_gain):.2f}x the dense throughput, "
-    f"and the cost model agrees. The roofline predicts {min(roofline_gain):.2f}-{max(roofline_gain):.2f}x, the "
-    f"roofline with the per-layer overhead of section 5.6 {min(calibrated_gain):.2f}-{max(calibrated_gain):.2f}x. "
-    f"The replay runs the first {dense_run['problems']} problems at {dense_run['workload']['length_scale']} of "
-    f"their recorded lengths, so a request ends with about {kv_mb:.0f} MB of K and V on average, and the batch "
-    f"thins as trials finish (mean decode batch {dense_run['stats']['mean_decode_batch']:.1f} of "
-    f"{dense_run['requests']} requests). A step of the {spec.name} shape then reads its {weights_gb:.0f} GB of bf16 "
-    f"weights plus about {dense_run['stats']['mean_decode_batch'] * kv_mb / 2 / 1e3:.1f} GB of K and V (half the "
-    f"final context, on average): the weights, which sparse attention does not touch, dominate. As for the clock, "
-    f"the roofline alone is off by {100 * min(roofline_err):.0f}-{100 * max(roofline_err):.0f}% on these runs, "
-    f"with the fitted overhead by {100 * min(calibrated_err):.0f}-{100 * max(calibrated_err):.0f}% (the last "
-    f"row of the table). Block top-k pays where the KV cache dominates the bytes: long contexts *and* many "
-    f"requests, the regime of the full-length traces and of the grid of single decode steps below."))
+kv_mb = (
+    spec.kv_bytes_per_token()
+    * dense_run["generated_tokens"]
+    / dense_run["requests"]
+    / 1e6
+)
+display(
+    Markdown(
+        "Block top-k barely helps here:"
+        f" {min(measured_gain):.2f}-{max(measured_gain):.2f}x the dense throughput, and"
+        " the cost model agrees. The roofline predicts"
+        f" {min(roofline_gain):.2f}-{max(roofline_gain):.2f}x, the roofline with the"
+        " per-layer overhead of section 5.6"
+        f" {min(calibrated_gain):.2f}-{max(calibrated_gain):.2f}x. The replay runs the"
+        f" first {dense_run['problems']} problems at"
+        f" {dense_run['workload']['length_scale']} of their recorded lengths, so a"
+        f" request ends with about {kv_mb:.0f} MB of K and V on average, and the batch"
+        " thins as trials finish (mean decode batch"
+        f" {dense_run['stats']['mean_decode_batch']:.1f} of {dense_run['requests']}"
+        f" requests). A step of the {spec.name} shape then reads its {weights_gb:.0f}"
+        " GB of bf16 weights plus about"
+        f" {dense_run['stats']['mean_decode_batch'] * kv_mb / 2 / 1e3:.1f} GB of K and"
+        " V (half the final context, on average): the weights, which sparse attention"
+        " does not touch, dominate. As for the clock, the roofline alone is off by"
+        f" {100 * min(roofline_err):.0f}-{100 * max(roofline_err):.0f}% on these runs,"
+        " with the fitted overhead by"
+        f" {100 * min(calibrated_err):.0f}-{100 * max(calibrated_err):.0f}% (the last"
+        " row of the table). Block top-k pays where the KV cache dominates the bytes:"
+        " long contexts *and* many requests, the regime of the full-length traces and"
+        " of the grid of single decode steps below."
+    )
+)
 
 # %%
-grid = pd.DataFrame(points).pivot_table(index=["model", "batch"], columns=["context", "attention"],
-                                        values="measured_s")
-step_speedup = pd.DataFrame({ctx: grid[(ctx, "dense")] / grid[(ctx, "blocktopk")]
-                             for ctx in sorted({c for c, _ in grid.columns})})
+grid = pd.DataFrame(points).pivot_table(
+    index=["model", "batch"], columns=["context", "attention"], values="measured_s"
+)
+step_speedup = pd.DataFrame(
+    {
+        ctx: grid[(ctx, "dense")] / grid[(ctx, "blocktopk")]
+        for ctx in sorted({c for c, _ in grid.columns})
+    }
+)
 step_speedup.columns.name = "context (tokens)"
-runs_of = {kind: next(p for p in points if p["attention"] == kind) for kind in ("dense", "blocktopk")}
-display(Markdown("**One decode step, dense time / block top-k time** (budget 1024, pages of 16; a dash where the "
-                 "cache could not hold the batch). Measured on " + "; ".join(
-                     f"{kind}: {p.get('date', '?')[:16]}, commit `{p.get('commit', '?')[:12]}`"
-                     for kind, p in runs_of.items()) + f" ({main['provenance']['device']}, `kinetics bench engine`,"
-                 " commands above):"))
+runs_of = {
+    kind: next(p for p in points if p["attention"] == kind)
+    for kind in ("dense", "blocktopk")
+}
+display(
+    Markdown(
+        "**One decode step, dense time / block top-k time** (budget 1024, pages of 16;"
+        " a dash where the cache could not hold the batch). Measured on "
+        + "; ".join(
+            f"{kind}: {p.get('date', '?')[:16]}, commit `{p.get('commit', '?')[:12]}`"
+            for kind, p in runs_of.items()
+        )
+        + f" ({main['provenance']['device']}, `kinetics bench engine`, commands above):"
+    )
+)
 display(step_speedup.map(lambda v: "–" if pd.isna(v) else f"{v:.2f}"))
 
 # %% tags=["hide-input"]
 shortest = step_speedup[step_speedup.columns[0]]
 best = step_speedup.stack().idxmax()
-display(Markdown(
-    f"At {step_speedup.columns[0]} tokens of context, block top-k is *slower* than dense "
-    f"({shortest.min():.2f}-{shortest.max():.2f}x): it reads the same pages and pays for selection and summaries "
-    f"on top. It wins once the context outgrows the budget enough for the KV bytes to matter: the gain grows with "
-    f"the context and with the batch, and shrinks with the model's weight bytes per request. The largest, "
-    f"{step_speedup.stack().max():.2f}x, is for {best[0]} at batch {best[1]} and {best[2]} tokens, small models "
-    f"at long contexts, the case the paper's sparse scaling law favours. At batch 1 the weights dominate every "
-    f"step and the gain stays near 1 (at most {step_speedup.xs(1, level='batch').max().max():.2f}x)."))
+display(
+    Markdown(
+        f"At {step_speedup.columns[0]} tokens of context, block top-k is *slower* than"
+        f" dense ({shortest.min():.2f}-{shortest.max():.2f}x): it reads the same pages"
+        " and pays for selection and summaries on top. It wins once the context"
+        " outgrows the budget enough for the KV bytes to matter: the gain grows with"
+        " the context and with the batch, and shrinks with the model's weight bytes"
+        f" per request. The largest, {step_speedup.stack().max():.2f}x, is for"
+        f" {best[0]} at batch {best[1]} and {best[2]} tokens, small models at long"
+        " contexts, the case the paper's sparse scaling law favours. At batch 1 the"
+        " weights dominate every step and the gain stays near 1 (at most"
+        f" {step_speedup.xs(1, level='batch').max().max():.2f}x)."
+    )
+)
 
 # %% [markdown]
-# ## 5.6 The cost model against the clock
+# (sec-ch5-clock)=
+# ## The cost model against the clock
 #
 # Each point below is one decode step, timed with CUDA events (median of 10 graph replays, random cache contents),
 # next to `kinetics.cost`'s time for the same step: the bytes it must read (weights once per batch, every attended
@@ -372,22 +622,35 @@ if measure_live is True or (measure_live == "auto" and GPU):
     from kinetics.bench.timing import measure_ceilings
 
     live = bench_validate(measure_ceilings(), quick=quick)
-    print(f"measured live on {torch.cuda.get_device_name()}: {len(live['points'])} points")
-    points = [{**p, "layers": 28 if p["model"] in ("qwen3-0.6b", "qwen3-1.7b") else 36} for p in live["points"]]
+    print(
+        f"measured live on {torch.cuda.get_device_name()}: {len(live['points'])} points"
+    )
+    points = [
+        {**p, "layers": 28 if p["model"] in ("qwen3-0.6b", "qwen3-1.7b") else 36}
+        for p in live["points"]
+    ]
     cal = calibrate(points)
 else:
     print(f"no GPU here: showing the points saved from {results_device}")
 for kind in sorted({p["attention"] for p in points}):
     first = next(p for p in points if p["attention"] == kind)
     if "commit" in first:
-        print(f"{kind:>9} points: run of {first['date']}, commit {first['commit'][:12]}")
+        print(
+            f"{kind:>9} points: run of {first['date']}, commit {first['commit'][:12]}"
+        )
 frame = table(points, cal)
 overall = mape(frame["measured_ms"], frame["predicted_ms"])
-display(Markdown(f"Roofline prediction over all {len(points)} points: mean absolute error "
-                 f"**{100 * overall:.1f}%**; on the points of batch > 1 alone, dense "
-                 f"{100 * cal.by_kind['dense']['raw']:.1f}% and block top-k "
-                 f"{100 * cal.by_kind['blocktopk']['raw']:.1f}%."))
-eplots.validation_figure(points, cal);
+display(
+    Markdown(
+        f"Roofline prediction over all {len(points)} points: mean absolute error "
+        f"**{100 * overall:.1f}%**; on the points of batch > 1 alone, dense "
+        f"{100 * cal.by_kind['dense']['raw']:.1f}% and block top-k "
+        f"{100 * cal.by_kind['blocktopk']['raw']:.1f}%."
+    )
+)
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Decode-step time predicted by the roofline against the clock (left) and the relative error by batch size (right): the roofline holds at large batches and long contexts and misses a near-constant per-layer overhead at small ones.", "name": "fig-ch5-validation"}}
+eplots.validation_figure(points, cal)
 
 # %% [markdown]
 # The roofline is right where it should be, at large batches and long contexts, and wrong by a near-constant amount
@@ -397,23 +660,57 @@ eplots.validation_figure(points, cal);
 # batch-1 points alone, then judge the calibrated model on every other point.
 
 # %%
-calib = pd.DataFrame([{"attention": kind, "overhead per layer and step (µs)": round(v["per_layer_us"], 1),
-                       "held-out points": v["points"], "roofline error": f"{100 * v['raw']:.1f}%",
-                       "calibrated error": f"{100 * v['calibrated']:.1f}%"} for kind, v in cal.by_kind.items()])
+calib = pd.DataFrame(
+    [
+        {
+            "attention": kind,
+            "overhead per layer and step (µs)": round(v["per_layer_us"], 1),
+            "held-out points": v["points"],
+            "roofline error": f"{100 * v['raw']:.1f}%",
+            "calibrated error": f"{100 * v['calibrated']:.1f}%",
+        }
+        for kind, v in cal.by_kind.items()
+    ]
+)
 display(calib.set_index("attention"))
-display(Markdown(f"Held out (batch > 1), the roofline's mean absolute error is {100 * cal.mape_raw_heldout:.1f}%; "
-                 f"with the fitted per-layer overhead it is **{100 * cal.mape_calibrated_heldout:.1f}%**."))
+display(
+    Markdown(
+        "Held out (batch > 1), the roofline's mean absolute error is"
+        f" {100 * cal.mape_raw_heldout:.1f}%; with the fitted per-layer overhead it is"
+        f" **{100 * cal.mape_calibrated_heldout:.1f}%**."
+    )
+)
 worst = frame.assign(abs_err=frame["calibrated_error_pct"].abs()).nlargest(5, "abs_err")
-display(Markdown("The five steps the calibrated model misses most (errors signed: negative = predicted too fast):"))
-display(worst.drop(columns="abs_err").rename(columns={
-    "measured_ms": "measured ms", "predicted_ms": "roofline ms", "error_pct": "err %",
-    "calibrated_ms": "calibrated ms", "calibrated_error_pct": "err % (cal.)"})
-    .style.format(precision=1).hide(axis="index")
-    .set_table_styles([{"selector": "td", "props": "padding: 0.15em 0.45em; white-space: nowrap;"},
-                       {"selector": "th", "props": "padding: 0.15em 0.45em;"}]))
+display(
+    Markdown(
+        "The five steps the calibrated model misses most (errors signed: negative ="
+        " predicted too fast):"
+    )
+)
+display(
+    worst.drop(columns="abs_err")
+    .rename(
+        columns={
+            "measured_ms": "measured ms",
+            "predicted_ms": "roofline ms",
+            "error_pct": "err %",
+            "calibrated_ms": "calibrated ms",
+            "calibrated_error_pct": "err % (cal.)",
+        }
+    )
+    .style.format(precision=1)
+    .hide(axis="index")
+    .set_table_styles(
+        [
+            {"selector": "td", "props": "padding: 0.15em 0.45em; white-space: nowrap;"},
+            {"selector": "th", "props": "padding: 0.15em 0.45em;"},
+        ]
+    )
+)
 
 # %% [markdown]
-# ## 5.7 A full cache: the steady state of a busy server
+# (sec-ch5-saturated)=
+# ## A full cache: the steady state of a busy server
 #
 # The replay of 5.5 never fills the GPU: its batch thins as trials finish and the
 # weights dominate every step. A server with requests always waiting keeps its KV cache
@@ -433,87 +730,107 @@ display(worst.drop(columns="abs_err").rename(columns={
 # %%
 sat_saved = load_results(saturated_device)["engine"]
 if "saturated" not in sat_saved or "validate" not in sat_saved:
-    raise InputError(f"data/results/{saturated_device}/engine.json has no saturated "
-                     f"run and validation grid; run `kinetics bench engine --parts "
-                     f"saturated,validate` on that GPU")
+    raise InputError(
+        f"data/results/{saturated_device}/engine.json has no saturated "
+        "run and validation grid; run `kinetics bench engine --parts "
+        "saturated,validate` on that GPU"
+    )
 sat = sat_saved["saturated"]
 sprov = sat_saved["provenance"]
-display(Markdown(
-    f"Saved run: **{sprov['device']}**, {sprov['date']}, commit `{sprov['commit']}`; "
-    f"command `{sprov['command']}`. Measured ceilings: copy "
-    f"{sat_saved['ceilings']['copy_tbps']:.2f} TB/s, bf16 matmul "
-    f"{sat_saved['ceilings']['matmul_tflops']:.0f} TFLOP/s."))
+display(
+    Markdown(
+        f"Saved run: **{sprov['device']}**, {sprov['date']}, commit"
+        f" `{sprov['commit']}`; command `{sprov['command']}`. Measured ceilings: copy"
+        f" {sat_saved['ceilings']['copy_tbps']:.2f} TB/s, bf16 matmul"
+        f" {sat_saved['ceilings']['matmul_tflops']:.0f} TFLOP/s."
+    )
+)
+
+
 def saturated_row(r):
     st = r["steady"]
-    return {"attention": r["attention"]["kind"], "requests": r["requests"],
-            "cached tokens at start": r["snapshot_context_tokens"],
-            "cache pages": r["num_pages"],
-            "occupancy": f"{st['occupancy_min']:.0%}-{st['occupancy_max']:.0%}",
-            "decode steps": st["decode_steps"],
-            "mean batch": round(st["mean_batch"], 1),
-            "median step ms": round(float(np.median(st["step_ms"])), 1),
-            "steady tok/s": round(st["tokens_per_s"]),
-            "vs dense": f"{r['steady_speedup_vs_dense']:.2f}x",
-            "preemptions": r["whole"]["preemptions"]}
+    return {
+        "attention": r["attention"]["kind"],
+        "requests": r["requests"],
+        "cached tokens at start": r["snapshot_context_tokens"],
+        "cache pages": r["num_pages"],
+        "occupancy": f"{st['occupancy_min']:.0%}-{st['occupancy_max']:.0%}",
+        "decode steps": st["decode_steps"],
+        "mean batch": round(st["mean_batch"], 1),
+        "median step ms": round(float(np.median(st["step_ms"])), 1),
+        "steady tok/s": round(st["tokens_per_s"]),
+        "vs dense": f"{r['steady_speedup_vs_dense']:.2f}x",
+        "preemptions": r["whole"]["preemptions"],
+    }
 
 
 display(pd.DataFrame([saturated_row(r) for r in sat]).set_index("attention").T)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "A full KV cache: occupancy above 90% all window long; block top-k's step is about a third of dense's.", "name": "fig-ch5-saturated"}}
-eplots.saturated_figure(sat);
+eplots.saturated_figure(sat)
 
 # %% tags=["hide-input"]
-from kinetics.cost import Attention as CostAttention  # noqa: E402
-from kinetics.hardware import hardware_from_numbers  # noqa: E402
-from kinetics.models import get_model as get_spec  # noqa: E402
-from kinetics.paths import results_dir  # noqa: E402
-from kinetics.step_time import StepModel, fit_step_model, predict_window  # noqa: E402
 
-TARGET_SATURATED = 3.0   # block top-k (budget 1024) over dense, steady state, one H200
+TARGET_SATURATED = 3.0  # block top-k (budget 1024) over dense, steady state, one H200
 sat_by = {r["attention"]["kind"]: r for r in sat}
 sat_spec = get_spec(sat[0]["model"])
 ceilings = sat_saved["ceilings"]
 sat_hw = hardware_from_numbers(ceilings["matmul_tflops"], ceilings["copy_tbps"])
-step_model = StepModel.load(results_dir(saturated_device) / "step_model.json",
-                            device=saturated_device)
+step_model = StepModel.load(
+    results_dir(saturated_device) / "step_model.json", device=saturated_device
+)
 window = {}
 for kind, r in sat_by.items():
     a = r["attention"]
-    kept = a["budget"] - a["budget"] % a["page_size"]   # whole pages, as the engine
-    cost_attn = (CostAttention.dense() if kind == "dense" else
-                 CostAttention.blocktopk(kept, block_size=a["page_size"]))
-    window[kind] = predict_window(step_model, sat_spec, sat_hw, cost_attn, kind,
-                                  r["snapshot"], r["steady"]["decode_steps"])
+    kept = a["budget"] - a["budget"] % a["page_size"]  # whole pages, as the engine
+    cost_attn = (
+        CostAttention.dense()
+        if kind == "dense"
+        else CostAttention.blocktopk(kept, block_size=a["page_size"])
+    )
+    window[kind] = predict_window(
+        step_model,
+        sat_spec,
+        sat_hw,
+        cost_attn,
+        kind,
+        r["snapshot"],
+        r["steady"]["decode_steps"],
+    )
 gain = sat_by["blocktopk"]["steady_speedup_vs_dense"]
 roofline_s = {k: w["roofline_seconds"] for k, w in window.items()}
 roof_gain = roofline_s["dense"] / roofline_s["blocktopk"]
 roof_share = {k: roofline_s[k] / sat_by[k]["steady"]["seconds"] for k in sat_by}
-kv_gb = sat_spec.kv_bytes_per_token() / 1e9   # one token's K and V, all layers
-display(Markdown(
-    f"**Verdict: with the cache full, block top-k decodes {gain:.2f}x as many tokens "
-    f"per second as dense ({sat_by['blocktopk']['steady']['tokens_per_s']:,.0f} "
-    f"against {sat_by['dense']['steady']['tokens_per_s']:,.0f} tok/s; target "
-    f"{TARGET_SATURATED:.0f}x: {'met' if gain >= TARGET_SATURATED else 'missed'}).** "
-    f"The bytes alone (the roofline at the measured ceilings, step by step over the "
-    f"same window) say {roof_gain:.2f}x: dense runs at {roof_share['dense']:.0%} of "
-    f"its roofline on this ragged batch and block top-k at "
-    f"{roof_share['blocktopk']:.0%}, so part of the measured gain is our dense "
-    f"kernel's, which sizes its split of each row for the longest row of the batch. A "
-    f"dense step here reads about "
-    f"{sat_by['dense']['snapshot_context_tokens'] * kv_gb:.0f} "
-    f"GB of K and V next to {sat_spec.params_total * 2 / 1e9:.0f} GB of weights; block "
-    f"top-k reads at most "
-    f"{sat_by['blocktopk']['requests'] * 1024 * kv_gb:.0f} "
-    f"GB of K and V plus the page summaries. The whole-run ratio of a full-length "
-    f"replay (every request from its first token to its last) was not measured: at "
-    f"about 2,000 tokens/s dense it needs an hour or more of GPU time; the window's "
-    f"snapshot prefill (counted in the saved `whole` block) is an artefact of the "
-    f"method, not a workload."))
+kv_gb = sat_spec.kv_bytes_per_token() / 1e9  # one token's K and V, all layers
+display(
+    Markdown(
+        f"**Verdict: with the cache full, block top-k decodes {gain:.2f}x as many"
+        " tokens per second as dense"
+        f" ({sat_by['blocktopk']['steady']['tokens_per_s']:,.0f} against"
+        f" {sat_by['dense']['steady']['tokens_per_s']:,.0f} tok/s; target"
+        f" {TARGET_SATURATED:.0f}x:"
+        f" {'met' if gain >= TARGET_SATURATED else 'missed'}).** The bytes alone (the"
+        " roofline at the measured ceilings, step by step over the same window) say"
+        f" {roof_gain:.2f}x: dense runs at {roof_share['dense']:.0%} of its roofline on"
+        f" this ragged batch and block top-k at {roof_share['blocktopk']:.0%}, so part"
+        " of the measured gain is our dense kernel's, which sizes its split of each"
+        " row for the longest row of the batch. A dense step here reads about"
+        f" {sat_by['dense']['snapshot_context_tokens'] * kv_gb:.0f} GB of K and V next"
+        f" to {sat_spec.params_total * 2 / 1e9:.0f} GB of weights; block top-k reads at"
+        f" most {sat_by['blocktopk']['requests'] * 1024 * kv_gb:.0f} GB of K and V plus"
+        " the page summaries. The whole-run ratio of a full-length replay (every"
+        " request from its first token to its last) was not measured: at about 2,000"
+        " tokens/s dense it needs an hour or more of GPU time; the window's snapshot"
+        " prefill (counted in the saved `whole` block) is an artefact of the method,"
+        " not a workload."
+    )
+)
 
 # %% [markdown]
-# ## 5.8 A step-time model that predicts the clock
+# (sec-ch5-step-model)=
+# ## A step-time model that predicts the clock
 #
-# Section 5.6 fitted one number per backend. A decode step's time has more structure
+# {numref}`sec-ch5-clock` fitted one number per backend. A decode step's time has more structure
 # than that: a fixed cost per layer (launches, small latency-bound kernels), a cost per
 # layer and per request (norms and the selection's top-k run once per row), and compute
 # and memory that overlap only in part. `kinetics.step_time` writes it as
@@ -535,118 +852,154 @@ h200_points = [p for p in sat_saved["validate"]["points"]]
 h100_points = validation_points(saved)
 h100_model = fit_step_model(h100_points, results_device)
 fits = []
-for device, model, pts in ((saturated_device, step_model, h200_points),
-                           (results_device, h100_model, h100_points)):
+for device, model, pts in (
+    (saturated_device, step_model, h200_points),
+    (results_device, h100_model, h100_points),
+):
     for kind, f in model.fit.items():
         a, b, c, d = model.coefficients[kind]
-        fits.append({"device": device, "attention": kind,
-                     "models": ", ".join(sorted({p["model"] for p in pts})),
-                     "fit points": f["fit_points"],
-                     "held-out points": f["heldout_points"],
-                     "roofline error (held out)":
-                         f"{100 * f['mape_roofline_heldout']:.1f}%",
-                     "step model error (held out)": f"{100 * f['mape_heldout']:.1f}%",
-                     "a: µs per layer": 1e6 * a, "b: µs per layer and request": 1e6 * b,
-                     "c: additive": c, "d: overlapped": d})
+        fits.append(
+            {
+                "device": device,
+                "attention": kind,
+                "models": ", ".join(sorted({p["model"] for p in pts})),
+                "fit points": f["fit_points"],
+                "held-out points": f["heldout_points"],
+                "roofline error (held out)": f"{100 * f['mape_roofline_heldout']:.1f}%",
+                "step model error (held out)": f"{100 * f['mape_heldout']:.1f}%",
+                "a: µs per layer": 1e6 * a,
+                "b: µs per layer and request": 1e6 * b,
+                "c: additive": c,
+                "d: overlapped": d,
+            }
+        )
 display(pd.DataFrame(fits).set_index(["device", "attention"]).style.format(precision=3))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The step model against the clock on the H200 grid: hollow marks are the roofline, filled ones the step model; right, signed errors by batch.", "name": "fig-ch5-step-model"}}
-eplots.validation_figure(h200_points, step_model,
-                         calibrated_label="step model (fitted on half the grid)");
+eplots.validation_figure(
+    h200_points, step_model, calibrated_label="step model (fitted on half the grid)"
+)
 
 # %% tags=["hide-input"]
 held = {k: v["mape_heldout"] for k, v in step_model.fit.items()}
 win_err = {k: window[k]["seconds"] / sat_by[k]["steady"]["seconds"] - 1 for k in sat_by}
 h200_models = sorted({p["model"] for p in h200_points})
-display(Markdown(
-    f"On the {sprov['device']}, held out, the step model is off by "
-    f"{100 * held['dense']:.1f}% (dense) and {100 * held['blocktopk']:.1f}% (block "
-    f"top-k) on average, against "
-    f"{100 * step_model.fit['dense']['mape_roofline_heldout']:.0f}% and "
-    f"{100 * step_model.fit['blocktopk']['mape_roofline_heldout']:.0f}% for the "
-    f"roofline; the target was 5% for each "
-    f"({'met' if held['dense'] <= 0.05 else 'missed'} for dense, "
-    f"{'met' if held['blocktopk'] <= 0.05 else 'missed'} for block top-k). The H200 "
-    f"grid is small: {', '.join(h200_models)} only, {len(h200_points)} points, batch "
-    f"1-256, context 1k-32k where the cache holds them (the run had minutes of GPU "
-    f"time); the H100's grid of four models gives "
-    f"{100 * h100_model.fit['dense']['mape_heldout']:.1f}% and "
-    f"{100 * h100_model.fit['blocktopk']['mape_heldout']:.1f}% held out. Summed step "
-    f"by step over the saturated window of 5.7, the H200 model predicts block top-k's "
-    f"{sat_by['blocktopk']['steady']['seconds']:.2f} s to within "
-    f"{100 * abs(win_err['blocktopk']):.1f}% and dense's "
-    f"{sat_by['dense']['steady']['seconds']:.2f} s {100 * abs(win_err['dense']):.0f}% "
-    f"{'short' if win_err['dense'] < 0 else 'long'}: dense's saturated steps (about 80 "
-    f"requests of very different lengths) lie outside its calibration grid, where "
-    f"every request of a step has the same context, and our dense kernel loses "
-    f"bandwidth on ragged batches that the grid never shows it. A calibration grid "
-    f"with ragged batches is the next thing to measure."))
+display(
+    Markdown(
+        f"On the {sprov['device']}, held out, the step model is off by"
+        f" {100 * held['dense']:.1f}% (dense) and {100 * held['blocktopk']:.1f}% (block"
+        " top-k) on average, against"
+        f" {100 * step_model.fit['dense']['mape_roofline_heldout']:.0f}% and"
+        f" {100 * step_model.fit['blocktopk']['mape_roofline_heldout']:.0f}% for the"
+        " roofline; the target was 5% for each"
+        f" ({'met' if held['dense'] <= 0.05 else 'missed'} for dense,"
+        f" {'met' if held['blocktopk'] <= 0.05 else 'missed'} for block top-k). The"
+        f" H200 grid is small: {', '.join(h200_models)} only, {len(h200_points)}"
+        " points, batch 1-256, context 1k-32k where the cache holds them (the run had"
+        " minutes of GPU time); the H100's grid of four models gives"
+        f" {100 * h100_model.fit['dense']['mape_heldout']:.1f}% and"
+        f" {100 * h100_model.fit['blocktopk']['mape_heldout']:.1f}% held out. Summed"
+        " step by step over the saturated window of 5.7, the H200 model predicts block"
+        f" top-k's {sat_by['blocktopk']['steady']['seconds']:.2f} s to within"
+        f" {100 * abs(win_err['blocktopk']):.1f}% and dense's"
+        f" {sat_by['dense']['steady']['seconds']:.2f} s"
+        f" {100 * abs(win_err['dense']):.0f}%"
+        f" {'short' if win_err['dense'] < 0 else 'long'}: dense's saturated steps"
+        " (about 80 requests of very different lengths) lie outside its calibration"
+        " grid, where every request of a step has the same context, and our dense"
+        " kernel loses bandwidth on ragged batches that the grid never shows it. A"
+        " calibration grid with ragged batches is the next thing to measure."
+    )
+)
 
 # %% [markdown]
-# ## 5.9 What it means, and where we depart from the paper
+# (sec-ch5-means)=
+# ## What it means, and where we depart from the paper
 
 # %% tags=["hide-input"]
 overhead_us = sorted(v["per_layer_us"] for v in cal.by_kind.values())
-try:   # the full-length lengths of the traces replayed in 5.5, when the traces are on this machine
-    full = load_workload(traces, dense_run["workload"]["model"], "aime24", trials=dense_run["workload"]["trials"])
+# the full-length lengths of the traces replayed in 5.5, when the traces are on this
+# machine
+try:
+    full = load_workload(
+        traces,
+        dense_run["workload"]["model"],
+        "aime24",
+        trials=dense_run["workload"]["trials"],
+    )
     full_gen = np.concatenate([p.gen_tokens for p in full.problems])
-    full_text = (f"about {full_gen.mean() / 1e3:.0f}k tokens per sample on average, up to "
-                 f"{full_gen.max() / 1e3:.0f}k")
+    full_text = (
+        f"about {full_gen.mean() / 1e3:.0f}k tokens per sample on average, up to "
+        f"{full_gen.max() / 1e3:.0f}k"
+    )
 except InputError:
     full_text = "thousands of tokens per sample"
 prompt_mean = np.mean([p.prompt_tokens for p in workload.problems])
 display(Markdown(f"""
-* **eFLOPs are a floor, not a time.** Bytes and FLOPs at measured ceilings predict large, memory-bound steps well
-  (large batch, long context). Short steps carry a fixed cost per layer and step,
-  {overhead_us[0]:.0f}-{overhead_us[-1]:.0f} µs here, that the paper's model cannot see. For the frontier of
-  chapter 2 this matters most for the small models at small batch, exactly where the paper finds small models
-  "cheap": part of their eFLOPs advantage is eaten by launch-bound steps.
-* **Sparse attention carries its own fixed cost.** Selection and page summaries add kernels to every sparse layer:
-  the calibrated overhead of block top-k ({cal.by_kind['blocktopk']['per_layer_us']:.0f} µs) is larger than
-  dense's ({cal.by_kind['dense']['per_layer_us']:.0f} µs). At short contexts a sparse step is *slower* than a dense
-  one; the cost model (the paper's and ours) prices selection by bytes only and misses it.
-* **Real kernels, real pages.** LiteSys computed every logit and masked, and its benchmark timed a selection it
-  never used. Here the selected pages are the only ones read, and a budget that covers the context reproduces
-  dense attention exactly (tested).
-* **Budget semantics.** Our budget counts every page read, the sink page and the current page included
-  (`budget // page_size` pages); the authors' benchmark adds the current page on top of its selected pages.
-  Layer 0 stays sparse by default here (`dense_layers=0`); LiteSys keeps it dense, which the paper's cost model
-  does not price (chapter 1).
-* **Replay, not regeneration.** The authors measured accuracy by regenerating with (simulated) sparse attention;
-  we replay recorded lengths with random weights, which measures cost and says nothing about accuracy (chapter 3
-  does that from the authors' own sparse traces). The block top-k replay above reuses the dense run's lengths
-  (source `{dense_run['workload']['source']}`); `load_workload(lengths_from=...)` replays the lengths a sparse
-  setting actually produced.
-* **No shared prompt.** The trials of a problem each hold their own copy of the prompt's KV (no prefix caching);
-  the exact cost model assumes a shared-prefix kernel. With prompts of about {prompt_mean:.0f} tokens against
-  thousands generated, the difference is small.
-* **What we could not run.** A full-length replay of the {dense_run['workload']['model']} traces ({full_text})
-  takes tens of minutes per setting on one GPU; our measured replay covers {dense_run['problems']} problems at
-  {dense_run['workload']['length_scale']} of their length. The `kinetics replay` command runs any length scale,
-  problem count or model on any GPU with the time to spare.
+* **eFLOPs are a floor, not a time.** Bytes and FLOPs at measured ceilings predict
+  large, memory-bound steps well (large batch, long context). Short steps carry a fixed
+  cost per layer and step, {overhead_us[0]:.0f}-{overhead_us[-1]:.0f} µs here, that the
+  paper's model cannot see. For the frontier of chapter 2 this matters most for the
+  small models at small batch, exactly where the paper finds small models "cheap": part
+  of their eFLOPs advantage is eaten by launch-bound steps.
+* **Sparse attention carries its own fixed cost.** Selection and page summaries add
+  kernels to every sparse layer: the calibrated overhead of block top-k
+  ({cal.by_kind['blocktopk']['per_layer_us']:.0f} µs) is larger than dense's
+  ({cal.by_kind['dense']['per_layer_us']:.0f} µs). At short contexts a sparse step is
+  *slower* than a dense one; the cost model (the paper's and ours) prices selection by
+  bytes only and misses it.
+* **Real kernels, real pages.** LiteSys computed every logit and masked, and its
+  benchmark timed a selection it never used. Here the selected pages are the only ones
+  read, and a budget that covers the context reproduces dense attention exactly
+  (tested).
+* **Budget semantics.** Our budget counts every page read, the sink page and the current
+  page included (`budget // page_size` pages); the authors' benchmark adds the current
+  page on top of its selected pages. Layer 0 stays sparse by default here
+  (`dense_layers=0`); LiteSys keeps it dense, which the paper's cost model does not
+  price (chapter 1).
+* **Replay, not regeneration.** The authors measured accuracy by regenerating with
+  (simulated) sparse attention; we replay recorded lengths with random weights, which
+  measures cost and says nothing about accuracy (chapter 3 does that from the authors'
+  own sparse traces). The block top-k replay above reuses the dense run's lengths
+  (source `{dense_run['workload']['source']}`); `load_workload(lengths_from=...)`
+  replays the lengths a sparse setting actually produced.
+* **No shared prompt.** The trials of a problem each hold their own copy of the prompt's
+  KV (no prefix caching); the exact cost model assumes a shared-prefix kernel. With
+  prompts of about {prompt_mean:.0f} tokens against thousands generated, the difference
+  is small.
+* **What we could not run.** A full-length replay of the
+  {dense_run['workload']['model']} traces ({full_text}) takes tens of minutes per
+  setting on one GPU; our measured replay covers {dense_run['problems']} problems at
+  {dense_run['workload']['length_scale']} of their length. The `kinetics replay` command
+  runs any length scale, problem count or model on any GPU with the time to spare.
 """))
 
 # %% [markdown]
 # ## What we found
 
 # %% tags=["hide-input"]
-display(Markdown(
-    f"The engine matches Hugging Face token for token and, on the H100 run of 5.4, "
-    f"decodes {at_target['speedup_vs_hf'] if at_target else float('nan'):.1f}x as fast "
-    f"as `generate` at batch {TARGET_BATCH}. On short replays the weights dominate and "
-    f"block top-k is worth little "
-    f"({min(measured_gain):.2f}-{max(measured_gain):.2f}x); with the "
-    f"{sprov['device']}'s KV cache kept "
-    f"{sat_by['blocktopk']['steady']['occupancy_min']:.0%} full by "
-    f"{sat_by['blocktopk']['requests']} requests drawn from the AIME24 traces, it "
-    f"decodes {gain:.2f}x as many tokens per second as dense, a little more than the "
-    f"{roof_gain:.2f}x its bytes predict. The paper's additive roofline misses single "
-    f"decode steps by {100 * step_model.fit['dense']['mape_roofline_heldout']:.0f}% "
-    f"(dense) and {100 * step_model.fit['blocktopk']['mape_roofline_heldout']:.0f}% "
-    f"(block top-k) on held-out points; a step model with per-layer and per-request "
-    f"costs and a fitted overlap brings that to {100 * held['dense']:.1f}% and "
-    f"{100 * held['blocktopk']:.1f}%, and predicts the saturated block top-k window to "
-    f"within {100 * abs(win_err['blocktopk']):.1f}%, but not dense's ragged one."))
+display(
+    Markdown(
+        "The engine matches Hugging Face token for token and, on the H100 run of 5.4,"
+        f" decodes {at_target['speedup_vs_hf'] if at_target else float('nan'):.1f}x as"
+        f" fast as `generate` at batch {TARGET_BATCH}. On short replays the weights"
+        " dominate and block top-k is worth little"
+        f" ({min(measured_gain):.2f}-{max(measured_gain):.2f}x); with the"
+        f" {sprov['device']}'s KV cache kept"
+        f" {sat_by['blocktopk']['steady']['occupancy_min']:.0%} full by"
+        f" {sat_by['blocktopk']['requests']} requests drawn from the AIME24 traces, it"
+        f" decodes {gain:.2f}x as many tokens per second as dense, a little more than"
+        f" the {roof_gain:.2f}x its bytes predict. The paper's additive roofline misses"
+        " single decode steps by"
+        f" {100 * step_model.fit['dense']['mape_roofline_heldout']:.0f}% (dense) and"
+        f" {100 * step_model.fit['blocktopk']['mape_roofline_heldout']:.0f}% (block"
+        " top-k) on held-out points; a step model with per-layer and per-request costs"
+        f" and a fitted overlap brings that to {100 * held['dense']:.1f}% and"
+        f" {100 * held['blocktopk']:.1f}%, and predicts the saturated block top-k"
+        f" window to within {100 * abs(win_err['blocktopk']):.1f}%, but not dense's"
+        " ragged one."
+    )
+)
 
 # %% [markdown]
 # ## Try it

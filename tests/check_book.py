@@ -23,7 +23,7 @@ SKIP = {"genindex.html", "search.html"}
 # Chapters that follow the book's conventions (numbered captioned figures, code that fits the page, closing
 # sections); tests/test_book_source.py checks their sources against the same list.
 CONVERTED = ["00_findings.py", "01_cost_model.py", "02_scaling_laws.py", "03_sparse_scaling.py",
-             "06_scale_out.py"]
+             "04_block_topk_kernels.py", "05_engine_on_traces.py", "06_scale_out.py"]
 WINDOW = {"width": 1280, "height": 900}   # a laptop browser window
 
 IMAGES_JS = """() => Array.from(document.images).map(img => ({src: img.currentSrc || img.src,
