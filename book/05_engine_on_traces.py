@@ -352,7 +352,7 @@ for label, attention in [
 display(pd.DataFrame(summaries).set_index("attention").T)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Requests decoded per step (top) and KV pages in use (bottom) while the engine replays traces on a CPU, dense and block top-k: prefill steps admit requests until the pages run out, decode steps then grow them, and a preemption frees the newest request's pages.", "name": "fig-ch5-timeline"}}
-eplots.scheduler_timeline(runs)
+fig = eplots.scheduler_timeline(runs)
 
 # %% [markdown]
 # Read the timeline from the left: a burst of prefill steps admits requests until the pages run out; decode steps
@@ -412,7 +412,7 @@ targets = pd.DataFrame(
 display(targets)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Decode throughput of the engine against Hugging Face generate and against the decode roofline, per batch size, from the saved GPU run named above.", "name": "fig-ch5-engine-vs-hf"}}
-eplots.targets_figure(main["targets"])
+fig = eplots.targets_figure(main["targets"])
 
 # %% tags=["hide-input"]
 # the goals we set for the engine: at batch 256, both
@@ -508,7 +508,7 @@ for r in rep["replay"]:
 display(pd.DataFrame(replay_rows).set_index(["attention", "page"]).T)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Trace replay on the GPU: measured throughput per attention setting against the cost model's prediction.", "name": "fig-ch5-replay"}}
-eplots.replay_figure(rep["replay"])
+fig = eplots.replay_figure(rep["replay"])
 
 # %% tags=["hide-input"]
 
@@ -650,7 +650,7 @@ display(
 )
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Decode-step time predicted by the roofline against the clock (left) and the relative error by batch size (right): the roofline holds at large batches and long contexts and misses a near-constant per-layer overhead at small ones.", "name": "fig-ch5-validation"}}
-eplots.validation_figure(points, cal)
+fig = eplots.validation_figure(points, cal)
 
 # %% [markdown]
 # The roofline is right where it should be, at large batches and long contexts, and wrong by a near-constant amount
@@ -767,7 +767,7 @@ def saturated_row(r):
 display(pd.DataFrame([saturated_row(r) for r in sat]).set_index("attention").T)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "A full KV cache: occupancy above 90% all window long; block top-k's step is about a third of dense's.", "name": "fig-ch5-saturated"}}
-eplots.saturated_figure(sat)
+fig = eplots.saturated_figure(sat)
 
 # %% tags=["hide-input"]
 
@@ -876,7 +876,7 @@ for device, model, pts in (
 display(pd.DataFrame(fits).set_index(["device", "attention"]).style.format(precision=3))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The step model against the clock on the H200 grid: hollow marks are the roofline, filled ones the step model; right, signed errors by batch.", "name": "fig-ch5-step-model"}}
-eplots.validation_figure(
+fig = eplots.validation_figure(
     h200_points, step_model, calibrated_label="step model (fitted on half the grid)"
 )
 

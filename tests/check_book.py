@@ -37,6 +37,12 @@ FIGURES_JS = r"""() => {
     if (!number || !text || !text.textContent.trim())
       problems.push('an output image without a numbered caption: ' + (img.alt || img.src).slice(0, 80));
   });
+  const captions = [];
+  document.querySelectorAll('figcaption .caption-text').forEach(el => {
+    const text = el.textContent.trim();
+    if (captions.includes(text)) problems.push('two figures with one caption (a cell drew twice?): ' + text.slice(0, 60));
+    captions.push(text);
+  });
   const numbers = [];
   document.querySelectorAll('figcaption .caption-number, table caption .caption-number').forEach(el => {
     const label = el.textContent.trim();
