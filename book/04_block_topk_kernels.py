@@ -159,7 +159,8 @@ display(
 # * the selected pages' count is fixed by the budget, so the work per row is known before launch.
 #
 # The page size trades these: small pages make the summaries (metadata) a large share of the bytes; large pages
-# make the selection coarse, because keeping one important token keeps its whole page. The byte model
+# make the selection coarse, because keeping one important token keeps its whole page (learned selectors such as
+# SeerAttention-R {cite:p}`seerattentionr2025` report near-lossless accuracy with blocks of 64 and 128 tokens). The byte model
 # (`kinetics.bench.analysis.decode_traffic`) and a small experiment (`needle_recall`: random keys with a few
 # strong matches scattered at random, attention mass kept by block top-k at a fixed token budget) show both sides.
 
@@ -464,7 +465,7 @@ display(
 #
 # * mean key $\bar k$: $\sum_g q_g \cdot \bar k = (\sum_g q_g) \cdot \bar k$ — the mean of the page's logits, by
 #   linearity (what the authors' `benchmark/` computes, up to a positive factor);
-# * Quest: $\sum_g \sum_d \max(q_{gd} k^{min}_d, q_{gd} k^{max}_d) = (\sum_g q_g^+) \cdot k^{max} +
+# * Quest {cite:p}`quest2024`: $\sum_g \sum_d \max(q_{gd} k^{min}_d, q_{gd} k^{max}_d) = (\sum_g q_g^+) \cdot k^{max} +
 #   (\sum_g q_g^-) \cdot k^{min}$, an upper bound on every logit of the page.
 #
 # **Fused kernel** `_select_kernel`, grid `(batch, num_kv_heads)`. A program owns one sequence and KV head. It

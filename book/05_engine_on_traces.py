@@ -113,7 +113,8 @@ if quick:
 # (sec-ch5-design)=
 # ## The design: one concept per file
 #
-# The engine reads end to end in an afternoon. Each file holds one idea and its state is plain dataclasses. The
+# The engine reads end to end in an afternoon, in the manner of nano-vllm {cite:p}`nanovllm`. Each file holds one
+# idea and its state is plain dataclasses. The
 # model it runs is not described here: `kinetics.models.ModelSpec`, read from the model's `config.json` by one strict
 # reader, is what the engine and {numref}`Chapter %s <sec-ch1>`'s cost model both take, so a shape the engine runs is the shape the cost
 # model prices; `config.py` holds only the engine's own settings (attention backend, limits). The command line
