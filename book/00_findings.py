@@ -33,7 +33,8 @@ n_boot = 1000       # bootstrap resamples of the problems
 quick = False       # fewer resamples (CI)
 
 # %% tags=["hide-input"]
-# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+# Check every parameter (names, types, ranges) before computing anything: a bad one
+# stops here, named.
 import kinetics.parameters
 
 kinetics.parameters.check_parameters(globals(), "00_findings.py", positive=["n_boot"])

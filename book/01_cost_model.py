@@ -32,7 +32,7 @@ memory_gb = None     # memory bounding the batch with raw numbers (80 GB if None
 models = ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b"]
 prompt_tokens = 155  # the templated prompt of AIME24 problem 0 (see the last sections)
 gen_tokens = 16000   # the generation length of the worked examples
-max_tokens = None    # longest generation plotted; None: the traces' length cap
+max_tokens = 32768   # longest generation plotted, at most the traces' length cap
 quick = False        # fewer points in the figures
 
 # %% tags=["hide-input"]
@@ -41,9 +41,17 @@ quick = False        # fewer points in the figures
 import kinetics.parameters
 
 kinetics.parameters.check_parameters(
-    globals(), "01_cost_model.py",
-    positive=["peak_tflops", "hbm_tbps", "memory_gb", "prompt_tokens", "gen_tokens",
-              "max_tokens"])
+    globals(),
+    "01_cost_model.py",
+    positive=[
+        "peak_tflops",
+        "hbm_tbps",
+        "memory_gb",
+        "prompt_tokens",
+        "gen_tokens",
+        "max_tokens",
+    ],
+)
 
 # %% tags=["hide-input"]
 import json
@@ -67,7 +75,7 @@ from kinetics.traces import CAP_TOKENS
 hw = resolve_hardware(hardware, peak_tflops, hbm_tbps,
                       memory_gb or (80 if peak_tflops is not None else None))
 specs = [get_model(m) for m in models]
-cap = max_tokens or CAP_TOKENS
+cap = min(max_tokens, CAP_TOKENS)
 lengths = np.unique(np.geomspace(100, cap, 24 if quick else 80).astype(int))
 
 

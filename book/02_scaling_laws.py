@@ -47,12 +47,16 @@ n_boot = 2000          # bootstrap resamples of the problems
 quick = False          # fewer resamples (CI)
 
 # %% tags=["hide-input"]
-# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+# Check every parameter (names, types, ranges) before computing anything: a bad one
+# stops here, named.
 import kinetics.parameters
 
 kinetics.parameters.check_parameters(
-    globals(), "02_scaling_laws.py", positive=["peak_tflops", "hbm_tbps", "memory_gb", "n_boot"],
-    choices={"strategy": ["best-of-n", "long-cot", "both"]})
+    globals(),
+    "02_scaling_laws.py",
+    positive=["peak_tflops", "hbm_tbps", "memory_gb", "n_boot"],
+    choices={"strategy": ["best-of-n", "long-cot", "both"]},
+)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -69,7 +73,8 @@ from kinetics.traces import load_traces, summary
 
 if quick:
     n_boot = min(n_boot, 200)
-hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or (80 if peak_tflops is not None else None))
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps,
+                      memory_gb or (80 if peak_tflops is not None else None))
 strategies = list(F.STRATEGIES) if strategy == "both" else [strategy]
 if not set(strategies) <= set(F.STRATEGIES):
     raise ValueError(f"strategy must be best-of-n, long-cot or both, got {strategy!r}")

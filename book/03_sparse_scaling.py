@@ -46,11 +46,15 @@ n_boot = 2000          # bootstrap resamples of the problems
 quick = False          # fewer resamples
 
 # %% tags=["hide-input"]
-# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+# Check every parameter (names, types, ranges) before computing anything: a bad one
+# stops here, named.
 import kinetics.parameters
 
 kinetics.parameters.check_parameters(
-    globals(), "03_sparse_scaling.py", positive=["peak_tflops", "hbm_tbps", "memory_gb", "n_boot"])
+    globals(),
+    "03_sparse_scaling.py",
+    positive=["peak_tflops", "hbm_tbps", "memory_gb", "n_boot"],
+)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -66,7 +70,8 @@ from kinetics.traces import load_traces, summary
 
 if quick:
     n_boot = min(n_boot, 200)
-hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or (80 if peak_tflops is not None else None))
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps,
+                      memory_gb or (80 if peak_tflops is not None else None))
 CONVENTIONS = ("paper", "exact")
 STRATEGY_NAMES = {"best-of-n": "best-of-N", "long-cot": "long CoT"}
 table = load_traces(traces)

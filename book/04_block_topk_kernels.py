@@ -58,13 +58,18 @@ tradeoff_context = 32768  # tokens per row for the byte model
 tradeoff_budget = 1024  # tokens the selection may keep
 
 # %%
-# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+# Check every parameter (names, types, ranges) before computing anything: a bad one
+# stops here, named.
 import kinetics.parameters
 
 kinetics.parameters.check_parameters(
-    globals(), "04_block_topk_kernels.py",
+    globals(),
+    "04_block_topk_kernels.py",
     positive=["budget_pages", "page_sizes", "tradeoff_context", "tradeoff_budget"],
-    choices={"measure_live": ["auto", True, False]}, power_of_two=["page_sizes"], needs_cuda=["measure_live"])
+    choices={"measure_live": ["auto", True, False]},
+    power_of_two=["page_sizes"],
+    needs_cuda=["measure_live"],
+)
 
 # %%
 import importlib

@@ -57,15 +57,30 @@ saturated_device = "nvidia-h200"  # saved saturated replay, step model (5.7-5.8)
 measure_live = "auto"  # "auto": time the validation grid when a CUDA GPU is present
 
 # %%
-# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+# Check every parameter (names, types, ranges) before computing anything: a bad one
+# stops here, named.
 import kinetics.models
 import kinetics.parameters
 
 kinetics.parameters.check_parameters(
-    globals(), "05_engine_on_traces.py",
-    positive=["problems", "trials", "length_scale", "cache_pages", "page_size", "sparse_budget"],
-    choices={"trace_model": list(kinetics.models.PRESET_CONFIGS), "measure_live": ["auto", True, False]},
-    power_of_two=["page_size"], multiple_of={"sparse_budget": "page_size"}, needs_cuda=["measure_live"])
+    globals(),
+    "05_engine_on_traces.py",
+    positive=[
+        "problems",
+        "trials",
+        "length_scale",
+        "cache_pages",
+        "page_size",
+        "sparse_budget",
+    ],
+    choices={
+        "trace_model": list(kinetics.models.PRESET_CONFIGS),
+        "measure_live": ["auto", True, False],
+    },
+    power_of_two=["page_size"],
+    multiple_of={"sparse_budget": "page_size"},
+    needs_cuda=["measure_live"],
+)
 
 # %%
 import inspect

@@ -32,10 +32,13 @@ predict_ranks = (1, 2, 4, 8)     # GPUs to predict for (8: the paper's setting)
 live_tokens = 24                 # greedy tokens of the live two-process check
 
 # %% tags=["hide-input"]
-# Check every parameter (names, types, ranges) before computing anything: a bad one stops here, named.
+# Check every parameter (names, types, ranges) before computing anything: a bad one
+# stops here, named.
 import kinetics.parameters
 
-kinetics.parameters.check_parameters(globals(), "06_scale_out.py", positive=["predict_ranks", "live_tokens"])
+kinetics.parameters.check_parameters(
+    globals(), "06_scale_out.py", positive=["predict_ranks", "live_tokens"]
+)
 
 # %% tags=["hide-input"]
 import json
