@@ -19,23 +19,17 @@
 # arXiv 2506.05333), computes both for every Qwen3 size, reproduces the authors' own numbers exactly, and then
 # corrects what their model leaves out. All of it runs through `kinetics.cost`; this page only narrates.
 #
-# **Rerun with your own hardware.** The next cell holds the parameters. With papermill (jupytext turns the
-# percent-format file into a notebook on the fly):
-#
-# ```bash
-# .venv/bin/jupytext --to ipynb -o - book/01_cost_model.py | \
-#   .venv/bin/papermill - out.ipynb --cwd book -p hardware h100
-# .venv/bin/jupytext --to ipynb -o - book/01_cost_model.py | \
-#   .venv/bin/papermill - out.ipynb --cwd book -p peak_tflops 989 -p hbm_tbps 3.35 -p memory_gb 80
-# ```
+# **Rerun with your own hardware.** The next cell holds the parameters; `make chapter CH=01 PARAMS="-p hardware h100"`
+# reruns this chapter with papermill (see {doc}`appendix_rerun`).
 #
 # `hardware` names a preset (`kinetics hardware list`); raw `peak_tflops` (BF16, dense) and `hbm_tbps` win when
-# given, with `memory_gb` setting the memory that bounds the batch.
+# given, with `memory_gb` setting the memory that bounds the batch and `fp8_tflops` the FP8 peak.
 
 # %% tags=["parameters"]
 hardware = "b200"      # preset: a100-80g, h100-sxm (h100), h200, b200, mi300x
 peak_tflops = None     # or raw numbers: BF16 dense TFLOP/s ...
 hbm_tbps = None        # ... and HBM TB/s
+fp8_tflops = None      # ... and, for the paper's convention, the dense FP8 peak (TFLOP/s)
 memory_gb = None       # memory for the default batch when raw numbers are given (80 GB if None)
 models = ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b"]
 prompt_tokens = 155    # the templated prompt of AIME24 problem 0 (see section 1.8)
@@ -62,7 +56,8 @@ from kinetics.hardware import resolve_hardware
 from kinetics.models import get_model
 from kinetics.plots import cost as plots
 
-hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or (80 if peak_tflops is not None else None))
+hw = resolve_hardware(hardware, peak_tflops, hbm_tbps, memory_gb or (80 if peak_tflops is not None else None),
+                      fp8_tflops)
 specs = [get_model(m) for m in models]
 lengths = np.unique(np.geomspace(100, max_tokens, 24 if quick else 80).astype(int))
 pd.options.display.float_format = lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
@@ -88,9 +83,10 @@ pd.DataFrame([{"model": s.name, "params (B)": s.params_total / 1e9, "matmul para
 # the generation:
 #
 # $$
-# \sum_{t=0}^{L-1} (L_{\text{in}} + t) = L_{\text{in}} L + \frac{L(L-1)}{2},
-# \qquad
-# C_{\text{comp}} = 2 P_{\text{mm}} L + 4 H_q d\, n_L \Big(L_{\text{in}} L + \frac{L(L-1)}{2}\Big).
+# \begin{aligned}
+# \sum_{t=0}^{L-1} (L_{\text{in}} + t) &= L_{\text{in}} L + \frac{L(L-1)}{2}, \\
+# C_{\text{comp}} &= 2 P_{\text{mm}} L + 4 H_q d\, n_L \Big(L_{\text{in}} L + \frac{L(L-1)}{2}\Big).
+# \end{aligned}
 # $$
 #
 # The paper writes the same thing with $L^2/2$ and a symbol $D$ that, in its code, is the number of K and V
@@ -271,8 +267,11 @@ pd.DataFrame([{"cost": metric,
 # exact sum has a closed form:
 #
 # $$
-# S = \sum_{t=0}^{L-1}\min(B_{\text{keep}}, L_{\text{in}} + t)
-#   = L_{\text{in}} m + \frac{m(m-1)}{2} + B_{\text{keep}}(L - m), \qquad m = \mathrm{clip}(B_{\text{keep}} - L_{\text{in}} + 1, 0, L).
+# \begin{aligned}
+# S &= \sum_{t=0}^{L-1}\min(B_{\text{keep}}, L_{\text{in}} + t)
+#    = L_{\text{in}} m + \frac{m(m-1)}{2} + B_{\text{keep}}(L - m), \\
+# m &= \mathrm{clip}(B_{\text{keep}} - L_{\text{in}} + 1, 0, L).
+# \end{aligned}
 # $$
 #
 # The paper approximates it by $S \approx BL + \tfrac12\max(0, B - L_{\text{in}})^2$; its published tables use the
@@ -336,30 +335,24 @@ pd.DataFrame([{"model": m, **{f"{k} (T eFLOP)": v / 1e12 for k, v in {
 # Their published per-problem tables (AIME24: dense, top-k, block top-k) price each problem's $k$ trials
 # as the mean over its sampled lengths $L$ of the cost of $k$ trials all $L$ long, with $L_{\text{in}}$ the length
 # of the chat-templated prompt (`kinetics.prompts`: their instruction, Qwen3's template, the Qwen3 tokenizer). One
-# table priced live, when the traces are available:
+# table priced live:
 
 # %%
-import json
+from kinetics.traces import authors_costs, load_traces
 
-from kinetics import paths
-from kinetics.errors import InputError
-from kinetics.prompts import prompt_tokens as templated_length
-
-try:
-    table = pd.read_csv(paths.traces_dir() / "dense" / "aime24_qwen3-8b_dense_numTrials_tradeoff.csv")
-except (InputError, FileNotFoundError) as error:
-    table = None
-    print(f"traces not available here ({error}); tests/test_reproduce_paper.py covers every table where they are")
-if table is not None:
-    queries = table.drop_duplicates("query_id").sort_values("query_id")
-    ctx = np.array([templated_length(q) for q in queries["query"]])
-    ks = sorted(table["trial"].unique())
-    ours = C.best_of_n_cost_arrays("qwen3-8b", "b200", ctx, [json.loads(g) for g in queries["generation_length"]],
-                                   ks, convention="paper")
-    total = ours["eflops"][table["query_id"], np.searchsorted(ks, table["trial"])] / 1e12
-    print(f"{len(list(paths.traces_dir().rglob('*.csv')))} published tables found; this one, Qwen3-8B dense: "
-          f"prompt lengths of problems 0, 1, 5: {ctx[[0, 1, 5]].tolist()}; "
-          f"max relative error over {len(table)} rows: {np.max(np.abs(total / table['total_cost'] - 1)):.1e}")
+name = "aime24_qwen3-8b_dense_numTrials_tradeoff.csv"
+traces_table = load_traces()
+samples = traces_table[traces_table["source"] == name].sort_values(["query_id", "sample_id"])
+published = authors_costs().query("source == @name").sort_values(["query_id", "trial"])
+ctx = samples.groupby("query_id")["prompt_tokens"].first().to_numpy()
+ks = sorted(published["trial"].unique())
+lengths_per_problem = [g.tolist() for _, g in samples.groupby("query_id")["gen_tokens"]]
+ours = C.best_of_n_cost_arrays("qwen3-8b", "b200", ctx, lengths_per_problem, ks, convention="paper")
+total = ours["eflops"][published["query_id"], np.searchsorted(ks, published["trial"])] / 1e12
+print(f"{traces_table['source'].nunique()} published tables ({traces_table.attrs['traces_source']}); this one, "
+      f"Qwen3-8B dense: prompt lengths of problems 0, 1, 5: {ctx[[0, 1, 5]].tolist()}; "
+      f"max relative error over {len(published)} rows: "
+      f"{np.max(np.abs(total / published['total_cost'].to_numpy() - 1)):.1e}")
 
 # %% [markdown]
 # `tests/test_reproduce_paper.py` does this for every table and every cost column, within a relative $10^{-9}$,

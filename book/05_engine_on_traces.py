@@ -37,7 +37,7 @@
 
 # %% tags=["parameters"]
 quick = False                             # smaller live run
-traces = None                             # traces directory (None: $KINETICS_TRACES, then data/traces/)
+traces = None                             # traces directory or "embedded" (None: as in chapter 2)
 trace_model = "qwen3-8b"                  # whose recorded lengths to replay
 problems = 3                              # AIME24 problems replayed live (CPU)
 trials = 4                                # samples per problem
