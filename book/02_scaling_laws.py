@@ -475,15 +475,13 @@ if "long-cot" in strategies:
 # grader (`kinetics.grading`). The table compares the mean accuracy at each $G$.
 
 # %%
-from kinetics.errors import InputError
-from kinetics.paths import traces_dir
+from kinetics.paths import HF_TRACES, traces_source
 from kinetics.regrade import regraded_accuracy
 from kinetics.traces import group_arrays, read_hf_jsonl
 
-try:
-    hf_files = sorted(traces_dir(traces).rglob("*_dense*.jsonl"))
-except InputError:
-    hf_files = []
+# the traces directory in use (none when the table inside the package is), and where `download --hf` puts them
+folders = [folder for folder in (traces_source(traces)[0], HF_TRACES) if folder is not None and folder.is_dir()]
+hf_files = sorted({path for folder in folders for path in folder.rglob("*_dense*.jsonl")})
 regrade_rows = []
 for path in hf_files[:1] if quick else hf_files:
     data = group_arrays(read_hf_jsonl(path))[0]

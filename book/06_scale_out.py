@@ -365,7 +365,7 @@ display(Markdown(
 # (sec-scale-try)=
 # ## Try it
 #
-# * `papermill book/06_scale_out.py out.ipynb -p predict_ranks "[1, 2, 4, 8, 16]"`: the split term keeps halving,
+# * `make chapter CH=06 PARAMS='-p predict_ranks "[1, 2, 4, 8, 16]"'`: the split term keeps halving,
 #   the fixed cost does not; predict where the speedup flattens before you run it.
 # * `-p hardware b200`: a faster memory shrinks the split term, so the fixed cost weighs more and the predicted
 #   speedup of eight GPUs drops.

@@ -9,6 +9,7 @@ from kinetics.errors import InputError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_TRACES = DATA_DIR / "traces"
+HF_TRACES = DATA_DIR / "hf-traces"   # `kinetics traces download --hf`: the jsonl traces with their text
 RESULTS_DIR = DATA_DIR / "results"
 TRACES_ENV = "KINETICS_TRACES"
 

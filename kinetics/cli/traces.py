@@ -48,10 +48,10 @@ def _pack(args) -> int:
 
 def _download(args) -> int:
     from kinetics import download
-    from kinetics.paths import DATA_DIR, DEFAULT_TRACES
+    from kinetics.paths import DEFAULT_TRACES, HF_TRACES
 
     if args.hf:
-        items, dest = download.hf_items(args.revision, args.base_url), args.dest or DATA_DIR / "hf-traces"
+        items, dest = download.hf_items(args.revision, args.base_url), args.dest or HF_TRACES
     else:
         items, dest = download.table_items(args.base_url), args.dest or DEFAULT_TRACES
     done = download.download(items, dest, force=args.force)
