@@ -148,7 +148,8 @@ display(Markdown(f"""## What we found
 # ## Try it
 #
 # * Rerun this page for another accelerator:
-#   `make chapter CH=00 PARAMS="-f parameters/h100.yaml"` (see {doc}`appendix_rerun`). A lower intensity (FLOP/s over bandwidth) prices bytes less, so
-#   expect the cost ratios to shrink towards 1.
+#   `make chapter CH=00 PARAMS="-f parameters/h100.yaml"` (see {doc}`appendix_rerun`).
+#   A lower intensity (FLOP/s over bandwidth) prices bytes less, so expect the cost
+#   ratios to shrink towards 1.
 # * The same table as data: `kinetics verdicts --json` (add `--convention exact`, or
 #   `--claim threshold_model` for one row).
