@@ -19,13 +19,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
 from kinetics.errors import InputError
+from kinetics.output import atomic_write
 
 FORMAT = "kinetics-tracepack/1"
 SOURCE_REPO = "Infini-AI-Lab/Kinetics"
@@ -116,19 +116,6 @@ def build(directory: str | Path) -> tuple[bytes, dict]:
     return data, provenance
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename: never half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; the result is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def check_destination(path: Path, force: bool) -> None:
     """Refuse an output that is a folder, sits in no writable folder, or exists (unless --force), before any work."""
     if path.is_dir():
@@ -147,8 +134,8 @@ def pack(directory: str | Path, out: str | Path, force: bool = False) -> dict:
     for path in (out, provenance_path(out)):
         check_destination(path, force)
     data, provenance = build(directory)
-    write_atomic(out, data)
-    write_atomic(provenance_path(out), (json.dumps(provenance, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write(out, data)
+    atomic_write(provenance_path(out), json.dumps(provenance, indent=1, sort_keys=True) + "\n")
     return provenance
 
 
