@@ -6,18 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 
-# The real AIME24 tables sit beside the checkout on the project's machines; elsewhere set KINETICS_TRACES yourself.
-SHARED_TRACES := $(abspath ../shared/traces/kinetics-aime24)
-ifeq ($(origin KINETICS_TRACES), undefined)
-  ifneq ($(wildcard $(SHARED_TRACES)),)
-    export KINETICS_TRACES := $(SHARED_TRACES)
-  endif
-endif
-
 CHAPTERS := $(sort $(wildcard book/[0-9]*.py))
 NBVAL_DIR := _build/nbval
 
-.PHONY: install book test pytest nbval check-book clean
+.PHONY: install book chapter test pytest nbval check-book clean
 
 install: $(STAMP)
 
@@ -37,6 +29,17 @@ $(STAMP): pyproject.toml
 book: install
 	$(VENV)/bin/jupyter-book build . --path-output . -W --keep-going
 	@echo "book: open _build/html/index.html"
+
+# Rerun one chapter with other parameters (papermill): make chapter CH=02 PARAMS="-f parameters/h100.yaml"
+# or PARAMS="-p hardware h100". The executed notebook lands in _build/rerun/.
+RERUN_DIR := _build/rerun
+chapter: install
+	@src=$$(ls book/$(CH)_*.py 2>/dev/null | head -n 1); \
+	if [ -z "$(CH)" ] || [ -z "$$src" ]; then \
+	  echo "make chapter: say which chapter, e.g. make chapter CH=02 PARAMS=\"-f parameters/h100.yaml\"" >&2; exit 2; fi; \
+	mkdir -p $(RERUN_DIR) && nb=$(RERUN_DIR)/$$(basename $$src .py).ipynb && \
+	$(VENV)/bin/jupytext -q --to ipynb $$src -o $$nb && \
+	$(VENV)/bin/papermill -k python3 --cwd book $$nb $$nb $(PARAMS) && echo "chapter: executed notebook $$nb"
 
 pytest: install
 	TRITON_INTERPRET=1 $(VENV)/bin/pytest -q -n $(JOBS) tests

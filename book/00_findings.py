@@ -28,7 +28,7 @@
 
 # %% tags=["parameters"]
 hardware = "b200"   # preset (kinetics hardware list); the paper prices a B200
-traces = None       # traces directory; None: $KINETICS_TRACES, then data/traces/
+traces = None       # traces directory or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package's
 n_boot = 1000       # bootstrap resamples of the problems
 quick = False       # fewer resamples (CI)
 
@@ -53,6 +53,7 @@ from kinetics.traces import load_traces
 if quick:
     n_boot = min(n_boot, 200)
 table = load_traces(traces)
+print(f"traces: {table.attrs['traces_source']}")
 found = {conv: {v.claim: v for v in V.verdicts(table, conv, hardware, n_boot=n_boot)}
          for conv in ("paper", "exact")}
 
@@ -148,8 +149,8 @@ display(Markdown(f"""## What we found
 # ## Try it
 #
 # * Rerun this page for another accelerator:
-#   `jupytext --to ipynb -o - book/00_findings.py | papermill - out.ipynb --cwd book
-#   -p hardware h100`. A lower intensity (FLOP/s over bandwidth) prices bytes less, so
-#   expect the cost ratios to shrink towards 1.
+#   `make chapter CH=00 PARAMS="-f parameters/h100.yaml"` (see {doc}`appendix_rerun`).
+#   A lower intensity (FLOP/s over bandwidth) prices bytes less, so expect the cost
+#   ratios to shrink towards 1.
 # * The same table as data: `kinetics verdicts --json` (add `--convention exact`, or
 #   `--claim threshold_model` for one row).

@@ -21,13 +21,18 @@
 # own numbers exactly, and then corrects what their model leaves out. All of it runs through `kinetics.cost`; this
 # page only narrates. The symbols are collected on the {ref}`notation` page.
 #
-# **Rerun with your own hardware.** The next cell holds the parameters; {ref}`sec-ch1-try` lists reruns worth
-# making, and {doc}`appendix_rerun` explains the commands.
+# **Rerun with your own hardware.** The next cell holds the parameters;
+# `make chapter CH=01 PARAMS="-p hardware h100"` reruns this chapter with papermill
+# (see {doc}`appendix_rerun`), and {ref}`sec-ch1-try` lists reruns worth making.
+# `hardware` names a preset (`kinetics hardware list`); raw `peak_tflops` (BF16, dense) and
+# `hbm_tbps` win when given, with `memory_gb` setting the memory that bounds the batch and
+# `fp8_tflops` the FP8 peak.
 
 # %% tags=["parameters"]
 hardware = "b200"    # preset: a100-80g, h100-sxm (h100), h200, b200, mi300x
 peak_tflops = None   # or raw numbers: BF16 dense TFLOP/s ...
 hbm_tbps = None      # ... and HBM TB/s
+fp8_tflops = None    # ... and, for the paper's convention, the dense FP8 peak (TFLOP/s)
 memory_gb = None     # memory bounding the batch with raw numbers (80 GB if None)
 models = ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b"]
 prompt_tokens = 155  # the templated prompt of AIME24 problem 0 (see the last sections)
@@ -47,6 +52,7 @@ kinetics.parameters.check_parameters(
         "peak_tflops",
         "hbm_tbps",
         "memory_gb",
+        "fp8_tflops",
         "prompt_tokens",
         "gen_tokens",
         "max_tokens",
@@ -54,26 +60,22 @@ kinetics.parameters.check_parameters(
 )
 
 # %% tags=["hide-input"]
-import json
-
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
 from kinetics import cost as C
-from kinetics import paths
 from kinetics.cost import Attention
-from kinetics.errors import InputError
 from kinetics.hardware import get_hardware, resolve_hardware
 from kinetics.models import get_model
 from kinetics.plots import cost as plots
 from kinetics.plots import diagrams
 from kinetics.plots.tables import numbered_table
-from kinetics.prompts import prompt_tokens as templated_length
 from kinetics.traces import CAP_TOKENS
 
 hw = resolve_hardware(hardware, peak_tflops, hbm_tbps,
-                      memory_gb or (80 if peak_tflops is not None else None))
+                      memory_gb or (80 if peak_tflops is not None else None),
+                      fp8_tflops)
 specs = [get_model(m) for m in models]
 cap = min(max_tokens, CAP_TOKENS)
 lengths = np.unique(np.geomspace(100, cap, 24 if quick else 80).astype(int))
@@ -115,8 +117,11 @@ numbered_table(
 # the generation:
 #
 # $$
-# C_{\text{comp}} = 2 P_{\text{mm}} L + 4 H_q d\, n_L \Big(L_{\text{in}} L + \frac{L(L-1)}{2}\Big),
-# \qquad \text{since} \quad \sum_{t=0}^{L-1} (L_{\text{in}} + t) = L_{\text{in}} L + \frac{L(L-1)}{2}.
+# \begin{aligned}
+# \sum_{t=0}^{L-1} (L_{\text{in}} + t) &= L_{\text{in}} L + \frac{L(L-1)}{2}, \\
+# C_{\text{comp}} &= 2 P_{\text{mm}} L
+#   + 4 H_q d\, n_L \Big(L_{\text{in}} L + \frac{L(L-1)}{2}\Big).
+# \end{aligned}
 # $$ (eq-ccomp)
 #
 # The paper writes the same thing with $L^2/2$ and a symbol $D$ that, in its code, is the number of K and V
@@ -356,9 +361,11 @@ numbered_table(
 # exact sum has a closed form:
 #
 # $$
-# S = \sum_{t=0}^{L-1}\min(B_{\text{keep}}, L_{\text{in}} + t)
-#   = L_{\text{in}} m + \frac{m(m-1)}{2} + B_{\text{keep}}(L - m),
-# \qquad m = \mathrm{clip}(B_{\text{keep}} - L_{\text{in}} + 1, 0, L).
+# \begin{aligned}
+# S &= \sum_{t=0}^{L-1}\min(B_{\text{keep}}, L_{\text{in}} + t)
+#    = L_{\text{in}} m + \frac{m(m-1)}{2} + B_{\text{keep}}(L - m), \\
+# m &= \mathrm{clip}(B_{\text{keep}} - L_{\text{in}} + 1, 0, L).
+# \end{aligned}
 # $$ (eq-attended)
 #
 # The paper approximates it by $S \approx BL + \tfrac12\max(0, B - L_{\text{in}})^2$; its published tables use the
@@ -447,29 +454,30 @@ numbered_table(pd.DataFrame(worked), "The paper's formulas worked by hand: one d
 # Their published per-problem tables (AIME24: dense, top-k, block top-k) price each problem's $k$ trials
 # as the mean over its sampled lengths $L$ of the cost of $k$ trials all $L$ long, with $L_{\text{in}}$ the length
 # of the chat-templated prompt (`kinetics.prompts`: their instruction, Qwen3's template, the Qwen3 tokenizer). One
-# table priced live, when the traces are available:
+# table priced live:
 
 # %% tags=["hide-input"]
-TABLE = "aime24_qwen3-8b_dense_numTrials_tradeoff.csv"
-try:
-    table = pd.read_csv(paths.traces_dir() / "dense" / TABLE)
-except (InputError, FileNotFoundError) as error:
-    table = None
-    print(f"traces not available here ({error}); "
-          "tests/test_reproduce_paper.py covers every table where they are")
-if table is not None:
-    queries = table.drop_duplicates("query_id").sort_values("query_id")
-    ctx = np.array([templated_length(q) for q in queries["query"]])
-    ks = sorted(table["trial"].unique())
-    gens = [json.loads(g) for g in queries["generation_length"]]
-    ours = C.best_of_n_cost_arrays("qwen3-8b", "b200", ctx, gens, ks,
-                                   convention="paper")
-    rows = ours["eflops"][table["query_id"], np.searchsorted(ks, table["trial"])]
-    error = np.max(np.abs(rows / 1e12 / table["total_cost"] - 1))
-    found = len(list(paths.traces_dir().rglob("*.csv")))
-    print(f"{found} published tables found; this one, Qwen3-8B dense:\n"
-          f"  prompt lengths of problems 0, 1, 5: {ctx[[0, 1, 5]].tolist()}\n"
-          f"  max relative error over {len(table)} rows: {error:.1e}")
+from kinetics.traces import authors_costs, load_traces
+
+name = "aime24_qwen3-8b_dense_numTrials_tradeoff.csv"
+traces_table = load_traces()
+samples = traces_table[traces_table["source"] == name]
+samples = samples.sort_values(["query_id", "sample_id"])
+published = authors_costs().query("source == @name")
+published = published.sort_values(["query_id", "trial"])
+ctx = samples.groupby("query_id")["prompt_tokens"].first().to_numpy()
+ks = sorted(published["trial"].unique())
+lengths_per_problem = [
+    g.tolist() for _, g in samples.groupby("query_id")["gen_tokens"]]
+ours = C.best_of_n_cost_arrays("qwen3-8b", "b200", ctx, lengths_per_problem, ks,
+                               convention="paper")
+rows = np.searchsorted(ks, published["trial"])
+total = ours["eflops"][published["query_id"], rows] / 1e12
+error = np.max(np.abs(total / published["total_cost"].to_numpy() - 1))
+print(f"{traces_table['source'].nunique()} published tables "
+      f"({traces_table.attrs['traces_source']}); this one, Qwen3-8B dense:\n"
+      f"  prompt lengths of problems 0, 1, 5: {ctx[[0, 1, 5]].tolist()}\n"
+      f"  max relative error over {len(published)} rows: {error:.1e}")
 
 # %% [markdown]
 # `tests/test_reproduce_paper.py` does this for every table and every cost column, within a relative $10^{-9}$,

@@ -32,16 +32,17 @@
 # 95% interval from resampling the 30 problems, and what moves it. The verdicts are
 # collected on the findings page ({doc}`00_findings`).
 #
-# **Rerun** with other hardware or traces: `jupytext --to ipynb -o -
-# book/02_scaling_laws.py | papermill - out.ipynb --cwd book -p hardware h100` (or `-p
-# peak_tflops 989 -p hbm_tbps 3.35 -p memory_gb 80`, or `-p traces DIR`).
+# **Rerun** with other hardware or traces: `make chapter CH=02
+# PARAMS="-f parameters/h100.yaml"` (or `-p peak_tflops 989 -p hbm_tbps 3.35 -p fp8_tflops
+# 1979`, or `-p traces DIR`; see {doc}`appendix_rerun`).
 
 # %% tags=["parameters"]
 hardware = "b200"      # preset (kinetics hardware list); the paper prices a B200
 peak_tflops = None     # or raw numbers: dense TFLOP/s ...
 hbm_tbps = None        # ... and HBM TB/s (with memory_gb for the weight-read batch)
+fp8_tflops = None      # ... and, for the paper's convention, the dense FP8 peak (TFLOP/s)
 memory_gb = None
-traces = None          # traces directory; None: $KINETICS_TRACES, then data/traces/
+traces = None          # traces directory or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package's
 strategy = "both"      # "best-of-n", "long-cot" or "both"
 n_boot = 2000          # bootstrap resamples of the problems
 quick = False          # fewer resamples (CI)
@@ -54,7 +55,7 @@ import kinetics.parameters
 kinetics.parameters.check_parameters(
     globals(),
     "02_scaling_laws.py",
-    positive=["peak_tflops", "hbm_tbps", "memory_gb", "n_boot"],
+    positive=["peak_tflops", "hbm_tbps", "memory_gb", "fp8_tflops", "n_boot"],
     choices={"strategy": ["best-of-n", "long-cot", "both"]},
 )
 
@@ -74,7 +75,8 @@ from kinetics.traces import load_traces, summary
 if quick:
     n_boot = min(n_boot, 200)
 hw = resolve_hardware(hardware, peak_tflops, hbm_tbps,
-                      memory_gb or (80 if peak_tflops is not None else None))
+                      memory_gb or (80 if peak_tflops is not None else None),
+                      fp8_tflops)
 strategies = list(F.STRATEGIES) if strategy == "both" else [strategy]
 if not set(strategies) <= set(F.STRATEGIES):
     raise ValueError(f"strategy must be best-of-n, long-cot or both, got {strategy!r}")
@@ -95,11 +97,11 @@ def ci(interval, unit="x"):
 
 table = load_traces(traces)
 dense_table = table[table["attention"] == "dense"]
-paper_dtype = "fp8" if "fp8" in hw.peak_flops else "bf16"
-paper_intensity = hw.intensity(paper_dtype)
-print(f"{hw.name}: intensity {paper_intensity:.1f} FLOP/B as the paper prices it, "
+paper_intensity = hw.intensity(hw.paper_dtype)
+paper_basis = "FP8 peak / HBM" if hw.paper_dtype == "fp8" else "no FP8 peak given, so BF16 peak / HBM"
+print(f"{hw.name}: intensity {paper_intensity:.1f} FLOP/B as the paper prices it ({paper_basis}), "
       f"{hw.intensity('bf16'):.1f} FLOP/B at BF16; {len(table):,} samples from "
-      f"{table['source'].nunique()} tables, {n_boot} bootstrap resamples")
+      f"{table['source'].nunique()} tables ({table.attrs['traces_source']}), {n_boot} bootstrap resamples")
 
 # %% [markdown]
 # (sec-ch2-traces)=
@@ -482,15 +484,13 @@ if "long-cot" in strategies:
 # grader (`kinetics.grading`). The table compares the mean accuracy at each $G$.
 
 # %%
-from kinetics.errors import InputError
-from kinetics.paths import traces_dir
+from kinetics.paths import HF_TRACES, traces_source
 from kinetics.regrade import regraded_accuracy
 from kinetics.traces import group_arrays, read_hf_jsonl
 
-try:
-    hf_files = sorted(traces_dir(traces).rglob("*_dense*.jsonl"))
-except InputError:
-    hf_files = []
+# the traces directory in use (none when the table inside the package is), and where `download --hf` puts them
+folders = [folder for folder in (traces_source(traces)[0], HF_TRACES) if folder is not None and folder.is_dir()]
+hf_files = sorted({path for folder in folders for path in folder.rglob("*_dense*.jsonl")})
 regrade_rows = []
 for path in hf_files[:1] if quick else hf_files:
     data = group_arrays(read_hf_jsonl(path))[0]

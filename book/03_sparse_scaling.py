@@ -40,8 +40,9 @@
 hardware = "b200"      # preset (kinetics hardware list); the paper prices a B200
 peak_tflops = None     # or raw numbers: dense TFLOP/s ...
 hbm_tbps = None        # ... and HBM TB/s
+fp8_tflops = None      # ... and, for the paper's convention, the dense FP8 peak (TFLOP/s)
 memory_gb = None
-traces = None          # traces directory; None: $KINETICS_TRACES, then data/traces/
+traces = None          # traces directory or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package's
 n_boot = 2000          # bootstrap resamples of the problems
 quick = False          # fewer resamples
 
@@ -53,7 +54,7 @@ import kinetics.parameters
 kinetics.parameters.check_parameters(
     globals(),
     "03_sparse_scaling.py",
-    positive=["peak_tflops", "hbm_tbps", "memory_gb", "n_boot"],
+    positive=["peak_tflops", "hbm_tbps", "memory_gb", "fp8_tflops", "n_boot"],
 )
 
 # %% tags=["hide-input"]
@@ -71,7 +72,8 @@ from kinetics.traces import load_traces, summary
 if quick:
     n_boot = min(n_boot, 200)
 hw = resolve_hardware(hardware, peak_tflops, hbm_tbps,
-                      memory_gb or (80 if peak_tflops is not None else None))
+                      memory_gb or (80 if peak_tflops is not None else None),
+                      fp8_tflops)
 CONVENTIONS = ("paper", "exact")
 STRATEGY_NAMES = {"best-of-n": "best-of-N", "long-cot": "long CoT"}
 table = load_traces(traces)
@@ -84,7 +86,7 @@ def show(fig):
     plt.close(fig)
 
 
-print(f"{hw.name}; {n_boot} bootstrap resamples")
+print(f"{hw.name}; {n_boot} bootstrap resamples; traces: {table.attrs['traces_source']}")
 
 # %% [markdown]
 # (sec-ch3-traces)=

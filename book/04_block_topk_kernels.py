@@ -1225,8 +1225,8 @@ display(
 # %% [markdown]
 # ## Try it
 #
-# - Rerun with another saved device: `papermill book/04_block_topk_kernels.py out.ipynb
-#   -p results_device nvidia-h100-80gb-hbm3` shows the older H100 run, with its context
+# - Rerun with another saved device: `make chapter CH=04
+#   PARAMS="-p results_device nvidia-h100-80gb-hbm3"` shows the older H100 run, with its context
 #   sweep and its layer benchmark.
 # - On a machine with a CUDA GPU and FlashInfer installed, `kinetics bench attention
 #   --quick` remeasures the four shapes and every contender in a few minutes; the

@@ -40,7 +40,7 @@
 
 # %% tags=["parameters"]
 quick = False  # smaller live run
-# traces directory (None: $KINETICS_TRACES, then data/traces/)
+# traces directory or "embedded" (None: as in chapter 2)
 traces = None
 trace_model = "qwen3-8b"  # whose recorded lengths to replay
 problems = 3  # AIME24 problems replayed live (CPU)
@@ -1020,8 +1020,8 @@ display(
 # %% [markdown]
 # ## Try it
 #
-# - Replay more of the traces on the CPU: `papermill book/05_engine_on_traces.py
-#   out.ipynb -p problems 6 -p length_scale 0.02` doubles the work of 5.3; the scheduler
+# - Replay more of the traces on the CPU: `make chapter CH=05
+#   PARAMS="-p problems 6 -p length_scale 0.02"` doubles the work of 5.3; the scheduler
 #   preempts more, since `cache_pages` stays 100.
 # - Calibrate your own GPU: `kinetics bench engine --parts validate,saturated` writes
 #   `engine.json` and `step_model.json` under `data/results/<device>/`; then `-p

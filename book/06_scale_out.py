@@ -288,8 +288,9 @@ display(Markdown(
 #
 # `kinetics.parallel_cost` prices one decode step on $N$ GPUs as
 #
-# $$ t_N = \frac{t_1^{\text{bytes, FLOPs}}}{N} + n_L\, c + 2 n_L\, t_{\text{all-reduce}}(B\,d\cdot 2, N)
-#   + t_{\text{all-gather}}(4 B V, N), \qquad t_{\text{coll}}(m, N) = \alpha + k_N\, m / \beta $$ (eq-ch6-tp)
+# $$ \begin{aligned} t_N &= \frac{t_1^{\text{bytes, FLOPs}}}{N} + n_L\, c
+#   + 2 n_L\, t_{\text{all-reduce}}(B\,d\cdot 2, N) \\ &\quad + t_{\text{all-gather}}(4 B V, N), \\
+#   t_{\text{coll}}(m, N) &= \alpha + k_N\, m / \beta \end{aligned} $$ (eq-ch6-tp)
 #
 # with $k_N = 2(N-1)/N$ for an all-reduce and $(N-1)/N$ for an all-gather. The first term is the step of
 # {doc}`01_cost_model` split $N$ ways. The second is the fixed cost per layer $c$ of {doc}`05_engine_on_traces`
@@ -368,7 +369,7 @@ display(Markdown(
 # (sec-scale-try)=
 # ## Try it
 #
-# * `papermill book/06_scale_out.py out.ipynb -p predict_ranks "[1, 2, 4, 8, 16]"`: the split term keeps halving,
+# * `make chapter CH=06 PARAMS='-p predict_ranks "[1, 2, 4, 8, 16]"'`: the split term keeps halving,
 #   the fixed cost does not; predict where the speedup flattens before you run it.
 # * `-p hardware b200`: a faster memory shrinks the split term, so the fixed cost weighs more and the predicted
 #   speedup of eight GPUs drops.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import importlib.util
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ from pathlib import Path
 from kinetics import grading
 from kinetics.errors import InputError, read_json, read_text
 from kinetics.output import atomic_write, check_directory, check_output, on_interrupt
-from kinetics.paths import DEFAULT_TRACES, REPO_ROOT
+from kinetics.paths import DEFAULT_TRACES
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,6 @@ class Problem:
     problem: str
     answer: str
     where: str = ""   # file and line, for error messages
-
-
-def default_problems_file(task: str) -> Path:
-    """`../shared/problems/<task>.jsonl` next to the repository (where this project keeps the AIME sets)."""
-    return REPO_ROOT.parent / "shared" / "problems" / f"{task}.jsonl"
 
 
 def _problem(record, where: str) -> Problem:
@@ -110,8 +106,9 @@ def load_dataset_problems(dataset: str, split: str | None = None) -> list[Proble
     try:
         loaded = datasets.load_dataset(dataset)
     except Exception as error:  # noqa: BLE001 -- network, auth and name errors come in many types
-        raise InputError(f"cannot load dataset {dataset!r}: {str(error).splitlines()[0] if str(error) else error}") \
-            from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"cannot load dataset {dataset!r} ({reason}); give a local --problems FILE (jsonl with "
+                         f"problem and answer) instead") from None
     if split is None:
         names = list(loaded)
         split = next((s for s in ("test", "train") if s in names), names[0] if len(names) == 1 else None)
@@ -124,19 +121,18 @@ def load_dataset_problems(dataset: str, split: str | None = None) -> list[Proble
 
 def problems_for(task: str, problems: str | Path | None = None, dataset: str | None = None,
                  split: str | None = None) -> list[Problem]:
-    """The problems of a run: --problems FILE, else --dataset ID, else the project's local copy for the task."""
+    """The problems of a run: --problems FILE, else --dataset ID, else the task's Hugging Face dataset when the
+    `datasets` package is installed (it needs a network or its cache); otherwise one line asking for --problems."""
     if problems is not None and dataset is not None:
         raise InputError("give either --problems FILE or --dataset ID, not both")
     if problems is not None:
         return load_problems(problems)
     if dataset is not None:
         return load_dataset_problems(dataset, split)
-    default = default_problems_file(task)
-    if not default.is_file():
-        raise InputError(f"no problems for task {task}: give --problems FILE (jsonl with problem and answer) or "
-                         f"--dataset {TASK_DATASETS.get(task, 'HF_ID')}; the default ../shared/problems/{task}.jsonl "
-                         f"next to the repository does not exist")
-    return load_problems(default)
+    if importlib.util.find_spec("datasets") is None:
+        raise InputError(f"no problems for task {task}: give --problems FILE (jsonl with problem and answer per "
+                         f"line), or install the 'datasets' package to read {TASK_DATASETS[task]} from Hugging Face")
+    return load_dataset_problems(TASK_DATASETS[task], split)
 
 
 # ---- settings ----------------------------------------------------------------------------------------------------

@@ -54,6 +54,11 @@ class Hardware:
         """FLOPs that take as long as moving one byte: peak(dtype) / bandwidth (FLOP/byte)."""
         return self.peak(dtype) / self.hbm_bandwidth
 
+    @property
+    def paper_dtype(self) -> str:
+        """The dtype the paper's convention prices at: FP8 where the hardware has an FP8 peak, else BF16."""
+        return "fp8" if "fp8" in self.peak_flops else "bf16"
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("aliases")
@@ -94,27 +99,36 @@ def get_hardware(name: str | Hardware) -> Hardware:
 
 
 def hardware_from_numbers(peak_tflops: float, hbm_tbps: float, memory_gb: float | None = None,
-                          name: str = "custom", dtype: str = "bf16") -> Hardware:
-    """A Hardware from raw numbers: peak TFLOP/s (for `dtype`), HBM TB/s and optional memory in GB."""
+                          name: str = "custom", dtype: str = "bf16", fp8_tflops: float | None = None) -> Hardware:
+    """A Hardware from raw numbers: peak TFLOP/s (for `dtype`), HBM TB/s, optional memory in GB and an optional
+    dense FP8 peak (the paper's convention prices at FP8 where the hardware has it, as the presets do)."""
     check_positive("peak TFLOP/s", peak_tflops)
     check_positive("HBM TB/s", hbm_tbps)
+    peaks = {dtype: float(peak_tflops) * TERA}
+    if fp8_tflops is not None:
+        check_positive("FP8 peak TFLOP/s", fp8_tflops)
+        peaks["fp8"] = float(fp8_tflops) * TERA
     memory = None if memory_gb is None else float(memory_gb) * 1e9
-    return Hardware(name, {dtype: float(peak_tflops) * TERA}, float(hbm_tbps) * 1e12, memory,
-                    source="given as raw numbers")
+    return Hardware(name, peaks, float(hbm_tbps) * 1e12, memory, source="given as raw numbers")
 
 
 def resolve_hardware(hardware: str | Hardware | None = "b200", peak_tflops: float | None = None,
-                     hbm_tbps: float | None = None, memory_gb: float | None = None) -> Hardware:
+                     hbm_tbps: float | None = None, memory_gb: float | None = None,
+                     fp8_tflops: float | None = None) -> Hardware:
     """The rule of every chapter's `parameters` cell and every command's hardware options: raw numbers (both of
-    them) win over the named preset; the raw machine is named after its numbers, e.g. '989 TFLOP/s, 3.35 TB/s'.
-    `memory_gb` sets the memory of either (a preset keeps its rates and gets that memory)."""
+    them, plus an optional FP8 peak) win over the named preset; the raw machine is named after its numbers, e.g.
+    '989 TFLOP/s, 3.35 TB/s'. `memory_gb` sets the memory of either (a preset keeps its rates and gets that memory)."""
     if memory_gb is not None:
         check_positive("--memory-gb (memory in GB)", memory_gb)
     if peak_tflops is not None or hbm_tbps is not None:
         if peak_tflops is None or hbm_tbps is None:
             raise InputError("give both --peak-tflops and --hbm-tbps (peak TFLOP/s and HBM TB/s), or neither")
-        return hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb,
-                                     name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s")
+        fp8 = "" if fp8_tflops is None else f", FP8 {fp8_tflops:g} TFLOP/s"
+        return hardware_from_numbers(peak_tflops, hbm_tbps, memory_gb, fp8_tflops=fp8_tflops,
+                                     name=f"{peak_tflops:g} TFLOP/s, {hbm_tbps:g} TB/s{fp8}")
+    if fp8_tflops is not None:
+        raise InputError("an FP8 peak (--fp8-tflops) goes with raw numbers (--peak-tflops and --hbm-tbps); "
+                         "a preset carries its own")
     preset = get_hardware(hardware if hardware is not None else "b200")
     if memory_gb is None:
         return preset

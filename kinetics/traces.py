@@ -237,7 +237,7 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: inconsistent sample counts between problems ({counts[first]} samples for "
                          f"query_id {first}, {counts[odd]} for query_id {odd}; field generation_length)")
 
-    columns = {key: [] for key in ("query_id", "sample_id", "n_samples", "gen_tokens", "num_correct", "query")}
+    rows = []
     for query_id, problem in sorted(problems.items()):
         n = len(problem["lengths"])
         if 1 not in problem["rows"]:
@@ -251,17 +251,30 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
             if abs(_pass_at_k_exact(n, c, trial) - coverage) > 1e-6:
                 raise InputError(f"{where}: field coverage {coverage} disagrees with pass@{trial} of {c} correct out "
                                  f"of {n} ({_pass_at_k_exact(n, c, trial):.6f})")
+        rows.append((query_id, problem["lengths"], c))
+    prompts = _prompt_counts([problems[query_id]["query"] for query_id, _, _ in rows])
+    return table_from_counts(path, [(*row, prompt) for row, prompt in zip(rows, prompts)])
+
+
+def table_from_counts(path: str | Path, problems: Iterable[tuple[int, list[int], int, int]]) -> pd.DataFrame:
+    """Tidy rows of one per-problem table from its numbers alone: (query_id, generated-token counts of every sample,
+    number correct, prompt tokens) per problem; the setting comes from the file name. Per-sample correctness is
+    unknown (NA). The authors' tables and the table inside the package both become rows here."""
+    path = Path(path)
+    columns = {key: [] for key in ("query_id", "sample_id", "n_samples", "gen_tokens", "num_correct",
+                                   "prompt_tokens")}
+    for query_id, lengths, num_correct, prompt_tokens in problems:
+        n = len(lengths)
         columns["query_id"] += [query_id] * n
         columns["sample_id"] += range(n)
         columns["n_samples"] += [n] * n
-        columns["gen_tokens"] += problem["lengths"]
-        columns["num_correct"] += [c] * n
-        columns["query"] += [problem["query"]] * n
-    table = pd.DataFrame({key: np.asarray(v, dtype=np.int64) for key, v in columns.items() if key != "query"})
-    table["prompt_tokens"] = np.asarray(_prompt_counts(columns["query"]), dtype=np.int64)
+        columns["gen_tokens"] += lengths
+        columns["num_correct"] += [num_correct] * n
+        columns["prompt_tokens"] += [prompt_tokens] * n
+    table = pd.DataFrame({key: np.asarray(v, dtype=np.int64) for key, v in columns.items()})
     table["finished"] = is_finished(table["gen_tokens"].to_numpy())
     table["correct"] = pd.array([pd.NA] * len(table), dtype="boolean")
-    return _finish(table, config, path)
+    return _finish(table, parse_trace_name(path), path)
 
 
 def _finish(table: pd.DataFrame, config: TraceConfig, path: Path) -> pd.DataFrame:
@@ -469,10 +482,9 @@ def read_trace_file(path: str | Path) -> pd.DataFrame:
     raise InputError(f"{path}: unknown trace file type; expected .csv (per-problem table) or .jsonl (HF traces)")
 
 
-def trace_files(directory: str | Path | None = None) -> list[Path]:
-    from kinetics.paths import traces_dir
-
-    root = traces_dir(directory)
+def trace_files(directory: str | Path) -> list[Path]:
+    """The trace files (*.csv tables, *.jsonl Hugging Face traces) under an existing directory, sorted."""
+    root = Path(directory)
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".csv", ".jsonl"))
     if not files:
         raise InputError(f"traces directory {str(root)!r} holds no trace files (*.csv per-problem tables or "
@@ -481,16 +493,28 @@ def trace_files(directory: str | Path | None = None) -> list[Path]:
 
 
 def load_traces(directory: str | Path | None = None, pool: bool = False) -> pd.DataFrame:
-    """Every trace file under `directory` (None: --traces / $KINETICS_TRACES / data/traces) as one tidy table.
+    """Every trace of one source as one tidy table; `table.attrs["traces_source"]` says which source.
 
-    Two files holding the same setting and run (say a copy in another folder) are refused, both named: pooling
-    them would count one run twice. With `pool`, such a file becomes one more run of its setting instead. A
-    setting is never pooled across the two formats: the authors' tables number problems by their own ids, the
-    jsonl files by the order of their queries, so one id would name two problems.
+    `directory`: see `kinetics.paths.traces_source` (None: $KINETICS_TRACES, then data/traces/, then the table
+    inside the package). Two files holding the same setting and run (say a copy in another folder) are refused,
+    both named: pooling them would count one run twice. With `pool`, such a file becomes one more run of its
+    setting instead. A setting is never pooled across the two formats: the authors' tables number problems by
+    their own ids, the jsonl files by the order of their queries, so one id would name two problems.
     Files are cached by (path, size, mtime), so chapters and the CLI can call this freely.
     """
+    from kinetics import tracepack
+    from kinetics.paths import traces_source
+
+    root, origin = traces_source(directory)
+    if root is None:
+        key = ("embedded", str(tracepack.embedded_path()))
+        if key not in _CACHE:
+            _CACHE[key] = tracepack.tidy_table()
+        table = _CACHE[key].copy()
+        table.attrs["traces_source"] = f"{tracepack.describe()} (from {origin})"
+        return table
     frames, seen, formats = [], {}, {}
-    for path in trace_files(directory):
+    for path in trace_files(root):
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in _CACHE:
@@ -515,7 +539,30 @@ def load_traces(directory: str | Path | None = None, pool: bool = False) -> pd.D
     table = pd.concat(frames, ignore_index=True)
     for key in ("task", "model", "attention", "source"):
         table[key] = table[key].astype(str)
+    table.attrs["traces_source"] = f"{len(frames)} trace files in {str(root)!r} (from {origin})"
     return table
+
+
+def authors_costs(directory: str | Path | None = None) -> pd.DataFrame:
+    """The authors' published cost columns (tera-eFLOPs), one row per (source, query_id, trial), from the same
+    source `load_traces` picks. Kept only to test the paper convention against, never read as results."""
+    from kinetics import tracepack
+    from kinetics.paths import traces_source
+
+    root, _ = traces_source(directory)
+    if root is None:
+        return tracepack.authors_costs()
+    columns = ["query_id", "trial", *tracepack.COST_COLUMNS]
+    frames = []
+    for path in trace_files(root):
+        if path.suffix == ".csv":
+            raw = pd.read_csv(path)
+            if set(columns) <= set(raw.columns):
+                frames.append(raw[columns].assign(source=path.name))
+    if not frames:
+        raise InputError(f"traces directory {str(root)!r} holds no table with the authors' cost columns "
+                         f"({', '.join(tracepack.COST_COLUMNS)})")
+    return pd.concat(frames, ignore_index=True)[["source", *columns]]
 
 
 # ---- per-configuration arrays for the frontier ----------------------------------------------------------------

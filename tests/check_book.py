@@ -1,11 +1,13 @@
 """Open every page of the rendered book in headless Chromium and check what a reader would see.
 
-For each HTML page: it loads, every image on it loads (decoded, non-zero width), no output cell shows a
-Python traceback, and every internal link resolves (its page exists, and so does the anchor it points to).
-On the chapters in CONVERTED, also: every image an output cell draws sits in a figure with a number and a
-caption, every figure and table number reads "Fig. <chapter>.<n>" / "Table <chapter>.<n>" ("Fig. <n>" off the chapters), and no code line is
-wider than its cell (nothing scrolls sideways at the reader's window size, WINDOW). Uses Debian's Chromium
-through Playwright (no browser download).
+For each HTML page, with every request that leaves the local files blocked (the book must read offline): it
+loads, every image on it loads (decoded, non-zero width), no output cell shows a Python traceback, every internal link
+resolves (its page exists, and so does the anchor it points to), no text outside code shows raw TeX (`\\(`, `\\[` or
+`$$`: the math was not typeset), and a page with math holds typeset math (MathJax, served from the book itself).
+On the chapters in CONVERTED, also: every image an output cell draws sits in a figure with a number and a caption,
+every figure and table number reads "Fig. <chapter>.<n>" / "Table <chapter>.<n>" ("Fig. <n>" off the chapters), and
+no code line is wider than its cell (nothing scrolls sideways at the reader's window size, WINDOW). Uses Debian's
+Chromium through Playwright (no browser download).
 
     python tests/check_book.py _build/html [--shots DIR]   # --shots: also save a screenshot of each page
 """
@@ -70,6 +72,33 @@ TRACEBACK_JS = """() => {
   });
   return hits;
 }"""
+# text outside code, scripts and typeset math that still holds TeX delimiters
+RAW_TEX_JS = r"""() => {
+  const hits = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest('pre, code, script, style, textarea, mjx-container, .highlight')) continue;
+    const text = node.textContent;
+    if (['\\(', '\\[', '$$'].some(t => text.includes(t))) hits.push(text.trim().slice(0, 80));
+  }
+  return hits;
+}"""
+# after MathJax has finished: how many math elements the page has, and how many were typeset
+MATH_JS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  return {math: document.querySelectorAll('.math').length, typeset: document.querySelectorAll('mjx-container').length};
+}"""
+
+# typeset display equations that stick out of the text column (cut off for the reader), with their TeX
+WIDE_MATH_JS = """() => {
+  return Array.from(document.querySelectorAll('mjx-container[display="true"] mjx-math'))
+    .filter(el => el.getBoundingClientRect().right > (el.closest('article') || document.body).getBoundingClientRect().right + 1)
+    .map(el => {
+      const item = MathJax.startup.document.getMathItemsWithin(el.parentElement)[0];
+      return (item ? item.math : el.textContent).trim().slice(0, 80);
+    });
+}"""
 
 
 def find_browser() -> str:
@@ -106,11 +135,20 @@ def check(html_dir: Path, shots: Path | None = None) -> list[str]:
     pages = sorted(p for p in html_dir.rglob("*.html") if p.name not in SKIP and "_static" not in p.parts)
     if not pages:
         return [f"no HTML pages under {html_dir}"]
-    problems, images, warnings, figures, links = [], 0, set(), 0, 0
-    converted, ids = converted_pages(), {}
+    problems, images, maths, warnings, figures, links = [], 0, 0, set(), 0, 0
+    converted, ids, blocked = converted_pages(), {}, set()
+
+    def offline(route):   # the network is blocked: only the book's own files load
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.add(route.request.url)
+            route.abort()
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=find_browser(), args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport=WINDOW)
+        page.route("**/*", offline)
         js_errors: list[str] = []
         page.on("pageerror", lambda error: js_errors.append(str(error)))
         for path in pages:
@@ -146,14 +184,25 @@ def check(html_dir: Path, shots: Path | None = None) -> list[str]:
                 problems.extend(f"{name}: {problem}" for problem in result["problems"])
                 for line in page.evaluate(OVERFLOW_JS):
                     problems.append(f"{name}: a code line is wider than its cell: {line!r}")
+            math = page.evaluate(MATH_JS)
+            maths += math["math"]
+            for text in page.evaluate(RAW_TEX_JS):
+                problems.append(f"{name}: raw TeX on the page (math not typeset): {text!r}")
+            for tex in page.evaluate(WIDE_MATH_JS) if math["typeset"] else []:
+                problems.append(f"{name}: an equation is wider than the page and cut off: {tex!r}")
+            if math["math"] and not math["typeset"]:
+                problems.append(f"{name}: {math['math']} math elements and no typeset math (MathJax did not run)")
             # the theme's own scripts (sphinx-thebe declared twice by jupyter-book 1.0.4) raise harmless errors:
             # shown, not failed on, since the reader-facing checks above are what the page must pass
             warnings.update(f"JavaScript error (not failed on): {e}" for e in js_errors)
         browser.close()
     for warning in sorted(warnings):
         print(f"check_book: {warning}")
-    print(f"check_book: {len(pages)} pages, {images} images, {links} internal links, {figures} numbered "
-          f"figures and tables checked, {len(problems)} problems")
+    for url in sorted(blocked):
+        print(f"check_book: blocked a request to the network (the page worked without it): {url}")
+    raw = sum("raw TeX" in problem for problem in problems)
+    print(f"check_book: {len(pages)} pages, {images} images, {maths} math elements checked offline, {raw} raw TeX "
+          f"findings, {links} internal links, {figures} numbered figures and tables, {len(problems)} problems")
     return problems
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -106,8 +105,6 @@ def test_workload_scaling_and_limits(tmp_path):
         load_workload(path, length_scale=0)
 
 
-@pytest.mark.skipif(not os.environ.get("KINETICS_TRACES") and not os.path.isdir("data/traces"),
-                    reason="no traces directory")
 def test_workload_from_the_authors_tables():
     w = load_workload(None, "qwen3-8b", "aime24", trials=8, max_problems=2)
     assert w.source.startswith("aime24_qwen3-8b_dense") and len(w.problems) == 2

@@ -165,10 +165,11 @@ def test_problems_file_loads_problem_and_answer(problems_file):
 
 
 @pytest.mark.parametrize("task", ["aime24", "aime25"])
-def test_default_problems_are_the_shared_aime_sets_when_present(task):
-    if not kinetics_eval.default_problems_file(task).is_file():
-        pytest.skip("no shared problem sets next to this checkout")
-    problems = kinetics_eval.problems_for(task)
+def test_the_project_problem_sets_load_when_present(task):
+    path = Path(__file__).resolve().parent.parent.parent / "shared" / "problems" / f"{task}.jsonl"
+    if not path.is_file():
+        pytest.skip("the project's AIME problem files are not on this machine")
+    problems = kinetics_eval.problems_for(task, problems=path)
     assert len(problems) == 30 and len({p.problem for p in problems}) == 30
     assert all(p.answer.isdigit() and 0 <= int(p.answer) <= 999 for p in problems)   # AIME answers: 000..999
 
@@ -207,9 +208,27 @@ def test_dataset_rows_become_problems(monkeypatch):
         kinetics_eval.problems_for("aime24", dataset="HuggingFaceH4/aime_2024")
 
 
-def test_missing_default_problems_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(kinetics_eval, "REPO_ROOT", tmp_path / "repo")
-    with pytest.raises(InputError, match="--problems FILE"):
+def test_the_default_is_the_task_dataset_else_one_line_asking_for_a_file(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    calls = []
+    stub = types.SimpleNamespace(load_dataset=lambda name: calls.append(name) or {"test": [
+        {"problem": "Find $x$.", "answer": "204"}]})
+    monkeypatch.setitem(sys.modules, "datasets", stub)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "datasets" else None)
+    assert [p.answer for p in kinetics_eval.problems_for("aime25")] == ["204"]
+    assert calls == ["math-ai/aime25"]
+
+    def offline(name):
+        raise ConnectionError("Couldn't reach 'math-ai/aime25' on the Hub (LocalEntryNotFoundError)")
+
+    stub.load_dataset = offline
+    with pytest.raises(InputError, match="cannot load dataset 'math-ai/aime25' .*give a local --problems FILE"):
+        kinetics_eval.problems_for("aime25")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(InputError, match="no problems for task aime25: give --problems FILE"):
         kinetics_eval.problems_for("aime25")
 
 

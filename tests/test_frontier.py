@@ -1,8 +1,6 @@
 """Frontiers against brute force, long-CoT bounds, the envelope, the cost ratio, the paper's own cost columns."""
-import glob
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +11,6 @@ from hypothesis.extra.numpy import arrays
 from kinetics import frontier as F
 from kinetics import traces
 from kinetics.cli import main
-from kinetics.errors import InputError
 from kinetics.traces import ProblemArrays, TraceConfig
 
 finite = st.floats(0.0, 1.0, allow_nan=False)
@@ -198,23 +195,11 @@ def test_cost_ratio_of_a_flops_cheap_memory_dear_model():
 
 # ---- the real tables ----------------------------------------------------------------------------------------------
 
-def real_dir():
-    from kinetics.paths import traces_dir
-
-    try:
-        root = traces_dir(None)
-    except InputError:
-        pytest.skip("no traces directory here")
-    if not list(Path(root).glob("dense/aime24_qwen3-8b_dense*.csv")):
-        pytest.skip("not the authors' AIME24 tables")
-    return Path(root)
-
-
 def test_paper_convention_reproduces_the_published_cost_columns():
     """Our lengths, our prompt counts and cost.py's paper convention give the authors' total_cost to 1e-12, except
-    the one table they priced as dense (32B top-k 128, ORIGINAL.md 1.4.8)."""
-    root = real_dir()
-    table = traces.load_traces(root)
+    the one table they priced as dense (32B top-k 128, ORIGINAL.md 1.4.8). Runs on the table inside the package."""
+    table = traces.load_traces("embedded")
+    published = traces.authors_costs("embedded")
     result = F.sweep(table, "b200", strategies=["best-of-n"], conventions=["paper"])
     checked = 0
     for choices in result.settings("best-of-n", "paper"):
@@ -224,7 +209,7 @@ def test_paper_convention_reproduces_the_published_cost_columns():
                             "source"].unique()
         if len(sources) != 1 or sources[0].startswith("aime24_qwen3-32b_local0_topk128_"):
             continue
-        raw = pd.read_csv(next(root.rglob(sources[0])))
+        raw = published[published["source"] == sources[0]]
         assert set(raw["trial"]) == set(choices.knob), sources[0]   # the authors' k grid, not 1..n
         column = np.searchsorted(choices.knob, raw["trial"].to_numpy())
         ours = choices.cost["eflops"][raw["query_id"].to_numpy(), column]
@@ -240,10 +225,11 @@ def _authors_oracle(raw: pd.DataFrame) -> F.Steps:
     return F.oracle_steps(cost, coverage)
 
 
-def test_paper_dense_frontier_is_the_one_from_the_authors_columns():
+def test_paper_dense_frontier_is_the_one_from_the_authors_columns(full_traces):
     """Every dense model: the paper-convention oracle frontier (ours: lengths, prompt counts, pass@k) has the same
-    breakpoints as the one from the authors' total_cost/coverage columns, so it agrees at every cost point."""
-    root = real_dir()
+    breakpoints as the one from the authors' total_cost/coverage columns, so it agrees at every cost point. Needs
+    the full tables: the package keeps no coverage column (it is pass@k of the correct counts it does keep)."""
+    root = full_traces
     table = traces.load_traces(root)
     result = F.sweep(table, "b200", strategies=["best-of-n"], conventions=["paper", "exact"])
     paper = result.per_model("best-of-n", "paper", "dense")

@@ -95,3 +95,19 @@ def test_cli_hardware_and_models(capsys):
     assert "unknown hardware 'nope'" in capsys.readouterr().err
     assert main(["models", "show", "nope"]) == 2
     assert main(["models", "list"]) == 0 and "qwen3-235b-a22b" in capsys.readouterr().out
+
+
+def test_raw_numbers_carry_an_fp8_peak_for_the_paper_convention(capsys):
+    raw = resolve_hardware(None, 989, 3.35, 80, fp8_tflops=1979)
+    assert raw.paper_dtype == "fp8" and raw.intensity("fp8") == pytest.approx(PRESETS["h100-sxm"].intensity("fp8"))
+    assert resolve_hardware(None, 989, 3.35).paper_dtype == "bf16"
+    with pytest.raises(InputError, match="FP8 peak .* goes with raw numbers"):
+        resolve_hardware("h100", fp8_tflops=1979)
+    common = ["cost", "--model", "qwen3-8b", "--prompt-tokens", "155", "--gen-tokens", "16000", "--convention",
+              "paper", "--json"]
+    records = []
+    for hardware in (["--hardware", "h100"], ["--peak-tflops", "989", "--hbm-tbps", "3.35", "--memory-gb", "80",
+                                              "--fp8-tflops", "1979"]):
+        assert main(common + hardware) == 0
+        records.append(json.loads(capsys.readouterr().out))
+    assert records[0]["eflops"] == pytest.approx(records[1]["eflops"], rel=1e-12)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kinetics import paths
 from kinetics.errors import InputError
 from kinetics.prompts import (PROMPT_TEMPLATE, chat_prompt, prompt_tokens, prompt_tokens_many, templated_prompt,
                               user_message)
@@ -36,12 +35,8 @@ def test_special_tokens_count_as_one_token_each():
 
 
 @pytest.fixture
-def aime24_problems():
-    try:
-        root = paths.traces_dir()
-    except InputError as error:
-        pytest.skip(f"shared AIME24 traces not found ({error})")
-    table = pd.read_csv(root / "dense" / "aime24_qwen3-8b_dense_numTrials_tradeoff.csv")
+def aime24_problems(full_traces):
+    table = pd.read_csv(full_traces / "dense" / "aime24_qwen3-8b_dense_numTrials_tradeoff.csv")
     return table.drop_duplicates("query_id").set_index("query_id")["query"]
 
 

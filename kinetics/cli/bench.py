@@ -110,7 +110,8 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output JSON (default data/results/<device>/engine.json)")
     parser.add_argument("--workload", default=None,
-                        help="replay: traces directory or workload JSON (default $KINETICS_TRACES)")
+                        help="replay: workload JSON, or traces directory (default: as for "
+                             "`kinetics traces summary`)")
     parser.add_argument("--replay-problems", type=int, default=8)
     parser.add_argument("--replay-trials", type=int, default=8)
     parser.add_argument("--replay-scale", type=float, default=0.25, help="replay: length scale (default 0.25)")

@@ -26,7 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASKS, default="aime24")
     parser.add_argument("--trials", type=int, default=1, help="samples per problem (default 1)")
     parser.add_argument("--problems", metavar="FILE", help="jsonl with problem and answer per line "
-                        "(default ../shared/problems/TASK.jsonl next to the repository)")
+                        "(default: the task's Hugging Face dataset, when the datasets package is installed)")
     parser.add_argument("--dataset", metavar="HF_ID", help="a Hugging Face dataset instead, e.g. "
                         "HuggingFaceH4/aime_2024 (needs the datasets package)")
     parser.add_argument("--split", help="dataset split (default: test, else train)")

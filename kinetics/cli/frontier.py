@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -11,12 +12,13 @@ from kinetics.cli.hardware import add_hardware_arguments, hardware_from_args
 from kinetics.errors import InputError
 from kinetics.frontier import (ATTENTION_CHOICES, CONVENTIONS, FRONTIER_ALLOCATIONS, METRICS, STRATEGIES, UNITS,
                                cost_grid, envelope, frontier, frontier_points, sweep, threshold_model, winner_spans)
+from kinetics.cli.traces import TRACES_HELP
 from kinetics.output import IMAGE_SUFFIXES, atomic_path, atomic_write, check_output
 from kinetics.traces import load_traces
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
+    parser.add_argument("--traces", default=None, help=TRACES_HELP)
     parser.add_argument("--pool-duplicates", action="store_true",
                         help="pool trace files holding the same setting and run as separate runs (default: refuse)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="best-of-n")
@@ -51,6 +53,7 @@ def run(args) -> int:
     if args.plot:
         plot = check_output(args.plot, "--plot", args.force, suffixes=IMAGE_SUFFIXES)
     table = load_traces(args.traces, pool=args.pool_duplicates)
+    logging.getLogger(__name__).info("traces: %s", table.attrs["traces_source"])
     if args.bench:
         from kinetics.bench.frontier import bench
 
@@ -81,7 +84,7 @@ def run(args) -> int:
     threshold, _ = threshold_model(env)
     record = {"strategy": args.strategy, "cost_metric": args.cost, "cost_unit": UNITS[args.cost],
               "convention": args.convention, "allocation": args.allocation, "attention": args.attention,
-              "hardware": hardware.name, "points": points,
+              "hardware": hardware.name, "traces_source": table.attrs["traces_source"], "points": points,
               "envelope": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
                            for row in env.to_dict(orient="records")],
               "threshold_model": threshold}

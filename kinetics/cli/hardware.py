@@ -9,15 +9,17 @@ from kinetics.hardware import PRESETS, TERA, Hardware, get_hardware, resolve_har
 
 
 def add_hardware_arguments(parser: argparse.ArgumentParser, default: str | None = "b200") -> None:
-    """--hardware / --peak-tflops / --hbm-tbps / --memory-gb, read back with `hardware_from_args`."""
+    """--hardware / --peak-tflops / --hbm-tbps / --memory-gb / --fp8-tflops, read back with `hardware_from_args`."""
     parser.add_argument("--hardware", default=default, help=f"hardware preset (default {default})")
     parser.add_argument("--peak-tflops", type=float, help="raw peak TFLOP/s (with --hbm-tbps, replaces --hardware)")
     parser.add_argument("--hbm-tbps", type=float, help="raw HBM bandwidth in TB/s")
     parser.add_argument("--memory-gb", type=float, help="raw memory in GB (sets the batch that shares weight reads)")
+    parser.add_argument("--fp8-tflops", type=float, help="raw dense FP8 peak TFLOP/s (the paper's convention "
+                                                         "prices at FP8 where the hardware has one)")
 
 
 def hardware_from_args(args: argparse.Namespace) -> Hardware:
-    return resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps, args.memory_gb)
+    return resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps, args.memory_gb, args.fp8_tflops)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

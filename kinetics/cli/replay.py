@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from kinetics.cli.engine_options import add_attention_args, add_device_args, attention_config, engine_limits
+from kinetics.cli.traces import TRACES_HELP
 from kinetics.errors import InputError
 from kinetics.output import atomic_write, check_output, on_interrupt
 
@@ -17,7 +18,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="qwen3-8b", help="preset name or config.json (default qwen3-8b)")
     parser.add_argument("--weights", default=None, help="model directory with *.safetensors (default: random)")
     parser.add_argument("--traces", default=None,
-                        help="traces directory (default $KINETICS_TRACES, then data/traces/) or a workload .json")
+                        help="a workload .json, or a " + TRACES_HELP)
     parser.add_argument("--trace-model", default=None,
                         help="whose traces to replay (default: --model when it names a preset)")
     parser.add_argument("--task", default="aime24")

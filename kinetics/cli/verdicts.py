@@ -6,13 +6,14 @@ import json
 import sys
 
 from kinetics.cli.hardware import add_hardware_arguments, hardware_from_args
+from kinetics.cli.traces import TRACES_HELP
 from kinetics.errors import InputError
 from kinetics.frontier import CONVENTIONS
 from kinetics.verdicts import ORDER, verdicts
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--traces", default=None, help="traces directory (default: $KINETICS_TRACES, then data/traces)")
+    parser.add_argument("--traces", default=None, help=TRACES_HELP)
     parser.add_argument("--convention", choices=CONVENTIONS, default="paper")
     parser.add_argument("--claim", nargs="+", metavar="KEY", help=f"claims to compute (default: all): {', '.join(ORDER)}")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the problems (default 1000)")

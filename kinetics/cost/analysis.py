@@ -79,7 +79,7 @@ def simplifications(model, hardware, prompt_tokens: int, gen_tokens: int, attent
     Values in eFLOPs; `change` is (exact - paper) / paper total."""
     model, hardware = get_model(model), get_hardware(hardware)
     paper = generation_cost(model, hardware, prompt_tokens, gen_tokens, attention, "paper", trials=trials, **options)
-    dtype = "fp8" if "fp8" in hardware.peak_flops else "bf16"
+    dtype = hardware.paper_dtype
     exact = generation_cost(model, hardware, prompt_tokens, gen_tokens, attention, "exact", trials=trials,
                             compute_dtype=dtype, **options)
     intensity = exact.intensity

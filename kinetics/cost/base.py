@@ -177,7 +177,7 @@ def _setup(model, hardware, attention, convention, batch_size, kv_dtype_bytes, c
         raise InputError(f"overlap {overlap!r} is unknown; known: {', '.join(OVERLAPS)}")
     check_positive("kv_dtype_bytes", kv_dtype_bytes)
     if compute_dtype is None:  # the paper prices FP8-class compute (E = 562.5 on B200); we default to bf16
-        compute_dtype = "fp8" if convention == "paper" and "fp8" in hardware.peak_flops else "bf16"
+        compute_dtype = hardware.paper_dtype if convention == "paper" else "bf16"
     if compute_dtype not in DTYPE_BYTES:
         raise InputError(f"compute dtype {compute_dtype!r} is unknown; known: {', '.join(DTYPE_BYTES)}")
     intensity = hardware.intensity(compute_dtype)  # raises if the hardware has no peak for it

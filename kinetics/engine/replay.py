@@ -57,7 +57,7 @@ def load_workload(traces=None, model: str = "qwen3-8b", task: str = "aime24", tr
                   max_gen_tokens: int | None = None) -> ReplayWorkload:
     """The first `trials` samples of the first `max_problems` problems of one trace table.
 
-    traces: a traces directory (see kinetics.paths.traces_dir) or a workload .json written by `save_workload`.
+    traces: a traces source (see kinetics.paths.traces_source) or a workload .json written by `save_workload`.
     lengths_from: "dense" (the dense run's table) or a trace label such as "blocktopk-1024-16" (block top-k,
     budget 1024, blocks of 16), to replay the lengths that setting produced.
     """
@@ -102,16 +102,15 @@ def _trace_table(traces, model: str, task: str, lengths_from: str):
 
     want = canonical_name(model)
     kind, budget, block = _parse_lengths_from(lengths_from)
-    for path in tr.trace_files(traces):
-        try:
-            config = tr.parse_trace_name(path)
-        except InputError:
-            continue
-        if (config.task == task and config.model == want and config.attention == kind
-                and (kind == "dense" or (config.budget == budget and config.block_size == block))):
-            return tr.read_trace_file(path), path.name
-    raise InputError(f"no {lengths_from} trace table for model {want!r}, task {task!r} in "
-                     f"{str(tr.trace_files(traces)[0].parent.parent)!r}")
+    table = tr.load_traces(traces)
+    match = table[(table["task"] == task) & (table["model"] == want) & (table["attention"] == kind)]
+    if kind != "dense":
+        match = match[(match["budget"] == budget) & (match["block_size"] == block)]
+    if match.empty:
+        raise InputError(f"no {lengths_from} trace table for model {want!r}, task {task!r} in "
+                         f"{table.attrs['traces_source']}")
+    source = sorted(match["source"].unique())[0]   # the first run of the setting
+    return match[match["source"] == source], f"{source}, from {table.attrs['traces_source']}"
 
 
 def _parse_lengths_from(text: str):

@@ -67,7 +67,7 @@ def per_token_breakdown(models, hardware, prompt_tokens: int, lengths, conventio
 
 def _intensity(hw, convention: str) -> float:
     """The FLOP/byte the convention prices bytes at: the paper's FP8 intensity where the hardware has one."""
-    return hw.intensity("fp8") if convention == "paper" and "fp8" in hw.peak_flops else hw.intensity("bf16")
+    return hw.intensity(hw.paper_dtype if convention == "paper" else "bf16")
 
 
 def ratio_figure(models, hardware, prompt_tokens: int, lengths, marks=(1, 10, 100), **options):
