@@ -1109,7 +1109,7 @@ if result.get("layer"):
 # %% tags=["hide-input"]
 # the Kinetics blog: block top-k over dense, this benchmark, on an H200
 PAPER_LAYER_SPEEDUP = (3.2, 33.3)
-# The largest of the authors' settings (ORIGINAL.md section 3): batch 4096, 16k tokens
+# The largest of the authors' settings (their benchmark/ folder): batch 4096, 16k tokens
 # of context, Qwen3-8B split
 # over 8 GPUs so that each holds one of the 8 KV heads; bf16 K and V of head_dim 128.
 their_batch, their_context, their_head_dim, their_gpu = 4096, 16384, 128, "H200"

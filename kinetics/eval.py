@@ -1,6 +1,6 @@
 """`kinetics eval`: sample a model with real weights on AIME, grade the boxed answers, write Hugging Face traces.
 
-The run follows the authors' LiteSys evaluation (ORIGINAL.md §4.5): one user turn holding their prompt around the
+The run follows the authors' LiteSys evaluation (their LiteSys evaluation scripts): one user turn holding their prompt around the
 problem, rendered with the model's own chat template (thinking on); temperature 0.6, top-p 0.95, top-k 20; at most
 32,768 tokens in all and 30,768 generated; N trials of every problem, each its own sample; the whole decoded output
 (thinking included) graded by `kinetics.grading`, 100 for right and 0 for wrong.
@@ -152,7 +152,7 @@ class EvalSettings:
     budget: int = 1024
     page_size: int = 16
     sinks: int = 4          # LiteSys's sparse attention always keeps the first 4 tokens ...
-    dense_layers: int = 1   # ... and keeps layer 0 dense (ORIGINAL.md §4.2); both apply to block top-k only
+    dense_layers: int = 1   # ... and keeps layer 0 dense (their LiteSys default); both apply to block top-k only
     repetition_stop: bool = True   # LiteSys's loop stop, applied after generation (see repetition_cut)
 
     def __post_init__(self):

@@ -1,6 +1,6 @@
 """Grade a model's answer to a math problem the way the Kinetics authors did, without lighteval.
 
-The authors graded AIME with lighteval's extractive match (ORIGINAL.md §4.5): ENGLISH, `fallback_mode="first_match"`,
+The authors graded AIME with lighteval's extractive match (their LiteSys evaluation scripts): ENGLISH, `fallback_mode="first_match"`,
 `precision=5`, gold parsed as an expression, prediction parsed as an expression or LaTeX with `\\boxed` at the top
 priority, applied to the whole decoded output *including* the `<think>` block. We rebuild its search order:
 

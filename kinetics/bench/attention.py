@@ -29,7 +29,7 @@ from kinetics.output import atomic_write
 log = logging.getLogger(__name__)
 
 
-# The shapes of TARGETS.md: (rows, context, page, selected pages = top pages + the current page)
+# The four reference shapes: (rows, context, page, selected pages = top pages + the current page)
 TARGET_SHAPES = [(2048, 8192, 16, 65), (2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 32768, 64, 17)]
 HEAD_DIM = 128
 LAYERS, WORLD = 36, 8  # Qwen3-8B: 36 layers, split over 8 GPUs in the authors' benchmark
@@ -304,7 +304,7 @@ def finish_rows(rows: list[dict], ceiling_tbps: float) -> None:
 
 
 def sweep_shapes(quick: bool) -> list[tuple]:
-    """(rows, context, page, selected pages, group, shuffled pages): TARGETS.md first, then one factor at a time."""
+    """(rows, context, page, selected pages, group, shuffled pages): the reference shapes first, then one factor at a time."""
     shapes = [(r, c, p, s, 4, True) for r, c, p, s in TARGET_SHAPES]
     if quick:
         return shapes
@@ -429,7 +429,7 @@ def _collect_resources(report: dict) -> None:
 
 
 def tune(out: Path, runs: int = 50) -> None:
-    """Time launch-parameter variants (kernels' CONFIG) at the TARGETS.md shapes; write a table to `out`."""
+    """Time launch-parameter variants (kernels' CONFIG) at the four reference shapes; write a table to `out`."""
     import copy
     import itertools
 

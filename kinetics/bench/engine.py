@@ -2,7 +2,7 @@
 
 Four parts, each written to the result JSON as soon as it is done:
 
-targets   TARGETS.md's workload: Qwen3-0.6B shape (random weights), prompt 128, 512 forced new tokens, greedy,
+targets   the reference workload: Qwen3-0.6B shape (random weights), prompt 128, 512 forced new tokens, greedy,
           batch 64 and 256; Hugging Face `generate` on the same workload in the same run; the decode roofline
           (weights + KV read per step at the measured bandwidth) for comparison.
 replay    AIME24 Qwen3-8B trace lengths (a workload JSON or the trace tables) replayed dense and block top-k.
@@ -45,7 +45,7 @@ def _weight_bytes(llm) -> int:
     return sum(p.numel() * p.element_size() for p in llm.runner.model.parameters())
 
 
-# ---- (a) the TARGETS.md workload ------------------------------------------------------------------------------------
+# ---- (a) the reference workload ------------------------------------------------------------------------------------
 
 def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]:
     import numpy as np

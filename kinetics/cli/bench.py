@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "attention": ("kinetics.cli.bench", "register_attention",
                   "our Triton paged decode kernels (dense, block top-k) vs FlashInfer"),
     "engine": ("kinetics.cli.bench", "register_engine",
-               "the engine end to end: TARGETS workload vs HF, trace replay, cost model vs clock"),
+               "the engine end to end: reference workload vs HF, trace replay, cost model vs clock"),
 }
 
 
@@ -41,14 +41,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def register_attention(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="only the TARGETS.md shapes")
+    parser.add_argument("--quick", action="store_true", help="only the four reference shapes")
     parser.add_argument("--out", type=Path, default=None,
                         help="output JSON (default data/results/<device>/attention.json)")
     parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
     parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.add_argument("--no-flashinfer", action="store_true", help="time our kernels only")
     parser.add_argument("--tune", action="store_true",
-                        help="time launch-parameter variants of our kernels at the TARGETS.md shapes (tune.json)")
+                        help="time launch-parameter variants of our kernels at the four reference shapes (tune.json)")
     parser.set_defaults(func=run_attention)
 
 

@@ -36,7 +36,7 @@ def scheduler_timeline(runs: dict):
 
 
 def targets_figure(targets: list[dict]):
-    """Engine vs Hugging Face generate vs the decode roofline on TARGETS.md's workload."""
+    """Engine vs Hugging Face generate vs the decode roofline on the reference workload (0.6B shape, batch 256)."""
     import matplotlib.pyplot as plt
 
     style()

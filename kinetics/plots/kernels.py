@@ -35,7 +35,7 @@ def _label(row: dict) -> str:
 
 
 def target_rows(result: dict) -> list[dict]:
-    """The TARGETS.md shapes (group 4, top pages + current page), shuffled pages first."""
+    """The four reference shapes (group 4, top pages + current page), shuffled pages first."""
     targets = {(2048, 8192, 16, 65), (2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 32768, 64, 17)}
     rows = [r for r in result["shapes"]
             if (r["rows"], r["context"], r["page_size"], r["selected_pages"]) in targets and r["group"] == 4]
@@ -62,7 +62,7 @@ def baseline(row: dict) -> dict | None:
 
 
 def target_summary(result: dict) -> dict:
-    """Ranges over the TARGETS.md shapes (shuffled pages): dense vs FlashInfer, top-k over floor, top-k vs the
+    """Ranges over the four reference shapes (shuffled pages): dense vs FlashInfer, top-k over floor, top-k vs the
     strongest contender, our sparse decode vs FlashInfer's over the same pages."""
     rows = [r for r in target_rows(result) if r.get("page_order", "shuffled") == "shuffled"]
 
@@ -104,7 +104,7 @@ def speedup_vs_context(result: dict, rows: int = 512, page: int = 16):
 
 
 def bandwidth_vs_ceiling(result: dict):
-    """Achieved TB/s of each kernel at the TARGETS.md shapes against the copy and FlashInfer ceilings."""
+    """Achieved TB/s of each kernel at the four reference shapes against the copy and FlashInfer ceilings."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -135,7 +135,7 @@ def time_breakdown(result: dict):
     """Selection vs attention time: ours against the strongest contender (a selection + FlashInfer), with the
     bytes floor.
 
-    The TARGETS.md shapes with shuffled pages (the chapter tabulates their contiguous copies)."""
+    The four reference shapes with shuffled pages (the chapter tabulates their contiguous copies)."""
     import matplotlib.pyplot as plt
     import numpy as np
 
