@@ -28,7 +28,8 @@
 
 # %% tags=["parameters"]
 hardware = "b200"   # preset (kinetics hardware list); the paper prices a B200
-traces = None       # traces directory or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package's
+# traces dir or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package
+traces = None
 n_boot = 1000       # bootstrap resamples of the problems
 quick = False       # fewer resamples (CI)
 

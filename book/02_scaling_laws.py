@@ -40,9 +40,10 @@
 hardware = "b200"      # preset (kinetics hardware list); the paper prices a B200
 peak_tflops = None     # or raw numbers: dense TFLOP/s ...
 hbm_tbps = None        # ... and HBM TB/s (with memory_gb for the weight-read batch)
-fp8_tflops = None      # ... and, for the paper's convention, the dense FP8 peak (TFLOP/s)
+fp8_tflops = None      # ... and the dense FP8 peak (the paper's convention)
 memory_gb = None
-traces = None          # traces directory or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package's
+# traces dir or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package
+traces = None
 strategy = "both"      # "best-of-n", "long-cot" or "both"
 n_boot = 2000          # bootstrap resamples of the problems
 quick = False          # fewer resamples (CI)
@@ -98,10 +99,12 @@ def ci(interval, unit="x"):
 table = load_traces(traces)
 dense_table = table[table["attention"] == "dense"]
 paper_intensity = hw.intensity(hw.paper_dtype)
-paper_basis = "FP8 peak / HBM" if hw.paper_dtype == "fp8" else "no FP8 peak given, so BF16 peak / HBM"
-print(f"{hw.name}: intensity {paper_intensity:.1f} FLOP/B as the paper prices it ({paper_basis}), "
-      f"{hw.intensity('bf16'):.1f} FLOP/B at BF16; {len(table):,} samples from "
-      f"{table['source'].nunique()} tables ({table.attrs['traces_source']}), {n_boot} bootstrap resamples")
+paper_basis = ("FP8 peak / HBM" if hw.paper_dtype == "fp8"
+               else "no FP8 peak given, so BF16 peak / HBM")
+print(f"{hw.name}: intensity {paper_intensity:.1f} FLOP/B as the paper prices it "
+      f"({paper_basis}), {hw.intensity('bf16'):.1f} FLOP/B at BF16; "
+      f"{len(table):,} samples from {table['source'].nunique()} tables "
+      f"({table.attrs['traces_source']}), {n_boot} bootstrap resamples")
 
 # %% [markdown]
 # (sec-ch2-traces)=
@@ -488,9 +491,12 @@ from kinetics.paths import HF_TRACES, traces_source
 from kinetics.regrade import regraded_accuracy
 from kinetics.traces import group_arrays, read_hf_jsonl
 
-# the traces directory in use (none when the table inside the package is), and where `download --hf` puts them
-folders = [folder for folder in (traces_source(traces)[0], HF_TRACES) if folder is not None and folder.is_dir()]
-hf_files = sorted({path for folder in folders for path in folder.rglob("*_dense*.jsonl")})
+# the traces directory in use (none when the table inside the package is), and where
+# `download --hf` puts them
+folders = [folder for folder in (traces_source(traces)[0], HF_TRACES)
+           if folder is not None and folder.is_dir()]
+hf_files = sorted({path for folder in folders
+                   for path in folder.rglob("*_dense*.jsonl")})
 regrade_rows = []
 for path in hf_files[:1] if quick else hf_files:
     data = group_arrays(read_hf_jsonl(path))[0]

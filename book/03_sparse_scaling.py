@@ -40,9 +40,10 @@
 hardware = "b200"      # preset (kinetics hardware list); the paper prices a B200
 peak_tflops = None     # or raw numbers: dense TFLOP/s ...
 hbm_tbps = None        # ... and HBM TB/s
-fp8_tflops = None      # ... and, for the paper's convention, the dense FP8 peak (TFLOP/s)
+fp8_tflops = None      # ... and the dense FP8 peak (the paper's convention)
 memory_gb = None
-traces = None          # traces directory or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package's
+# traces dir or "embedded"; None: $KINETICS_TRACES, data/traces/, then the package
+traces = None
 n_boot = 2000          # bootstrap resamples of the problems
 quick = False          # fewer resamples
 
@@ -86,7 +87,8 @@ def show(fig):
     plt.close(fig)
 
 
-print(f"{hw.name}; {n_boot} bootstrap resamples; traces: {table.attrs['traces_source']}")
+print(f"{hw.name}; {n_boot} bootstrap resamples; "
+      f"traces: {table.attrs['traces_source']}")
 
 # %% [markdown]
 # (sec-ch3-traces)=
