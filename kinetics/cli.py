@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from kinetics.errors import InputError
@@ -46,10 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    ranks = getattr(args, "tp", 1)
+    quiet = ranks > 1 and "WORLD_SIZE" in os.environ and int(os.environ.get("RANK", "0")) > 0
     try:
+        if ranks > 1 and "WORLD_SIZE" not in os.environ:     # start the ranks here (torchrun starts them itself)
+            from kinetics.engine.parallel import launch_local
+
+            return launch_local(ranks, argv, getattr(args, "device", "cpu"))
+        if quiet:                                             # ranks other than 0 compute; rank 0 reports
+            sys.stdout = open(os.devnull, "w")
+            logging.getLogger().setLevel(logging.ERROR)
         return int(args.func(args) or 0)
     except InputError as error:
-        print(f"kinetics: error: {error}", file=sys.stderr)
+        if not quiet:
+            print(f"kinetics: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -24,6 +24,8 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
                         help="longest request in tokens (default: what the command needs)")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="decode without CUDA graphs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--tp", type=int, default=1, metavar="N",
+                        help="tensor parallel over N processes (started here, one per GPU; default 1)")
 
 
 def attention_config(args):
@@ -38,4 +40,4 @@ def engine_limits(args, needed_len: int, requests: int) -> dict:
     page = args.page_size
     max_len = args.max_model_len or -(-(needed_len + 1) // page) * page
     return {"num_pages": args.num_pages, "max_num_seqs": max(1, min(args.max_num_seqs, requests)),
-            "max_model_len": max_len, "cuda_graphs": not args.no_cuda_graphs}
+            "max_model_len": max_len, "cuda_graphs": not args.no_cuda_graphs, "tensor_parallel": args.tp}

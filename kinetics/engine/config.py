@@ -221,10 +221,13 @@ class EngineConfig:
     cuda_graphs: bool = True
     graph_batch_sizes: list[int] = field(default_factory=list)
     attention_backend: str = "auto"        # "auto" (Triton on CUDA, torch on CPU), "torch" or "triton"
+    tensor_parallel: int = 1               # ranks one model is split over (torchrun processes)
 
     def __post_init__(self):
         if self.attention_backend not in ("auto", "torch", "triton"):
             raise InputError(f"attention_backend must be auto, torch or triton, got {self.attention_backend!r}")
+        if not isinstance(self.tensor_parallel, int) or self.tensor_parallel < 1:
+            raise InputError(f"tensor_parallel (--tp) must be a positive integer, got {self.tensor_parallel!r}")
         if self.max_num_seqs <= 0 or self.max_num_batched_tokens <= 0:
             raise InputError("max_num_seqs and max_num_batched_tokens must be positive")
         if self.num_pages is not None and self.num_pages < 1:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from kinetics.engine import parallel
 from kinetics.engine.block_manager import PageAllocator
 from kinetics.engine.config import AttentionConfig, EngineConfig, load_model_config
 from kinetics.engine.model_runner import ModelRunner, default_dtype, parse_device, parse_dtype
@@ -67,7 +68,8 @@ class LLM:
             self.engine_config = engine or EngineConfig(**limits)
         except TypeError as error:
             raise InputError(f"unknown engine option: {error}") from None
-        self.device = parse_device(device)
+        parallel.shard_config(self.config, self.engine_config.tensor_parallel)   # --tp fits the model's shape
+        self.device = parallel.init(self.engine_config.tensor_parallel, parse_device(device))
         self.dtype = parse_dtype(dtype) if dtype is not None else default_dtype(self.device)
         self.seed = seed
         self.runner = ModelRunner(self.config, self.attention, self.engine_config, self.device, self.dtype,

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from kinetics.engine.parallel import read_shard
 from kinetics.errors import InputError
 
 _EXPERT = re.compile(r"^(model\.layers\.\d+\.mlp\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$")
@@ -52,7 +53,7 @@ def load_weights(model: torch.nn.Module, directory: Path) -> None:
     for path in checkpoint_files(directory):
         with safe_open(str(path), framework="pt", device="cpu") as f:
             for name in f.keys():
-                tensor = f.get_tensor(name)
+                tensor = read_shard(f, name)
                 if tied and name == "lm_head.weight":
                     continue
                 match = _EXPERT.match(name)

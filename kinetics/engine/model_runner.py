@@ -10,6 +10,7 @@ import logging
 import numpy as np
 import torch
 
+from kinetics.engine import parallel
 from kinetics.engine.attention import Attention, ForwardMeta, PagedKVCache
 from kinetics.engine.block_manager import pages_for
 from kinetics.engine.config import AttentionConfig, EngineConfig, ModelConfig
@@ -30,19 +31,25 @@ class ModelRunner:
         self.device, self.dtype = device, dtype
         max_len = engine_config.max_model_len or model_config.max_position_embeddings
         self.model = Qwen3ForCausalLM.empty(model_config, max_len, dtype, device)
+        error = None
         if weights is not None:
-            load_weights(self.model, weights)
+            try:
+                load_weights(self.model, weights)
+            except InputError as failure:
+                error = str(failure)
         else:
             self.model.init_random(seed)
+        parallel.agree(error, "load its slice of the weights")
         self.model.fuse()
         page = attention_config.page_size
-        self.num_pages = self._num_pages(max_len)
+        self.num_pages = parallel.min_over_ranks(self._num_pages(max_len))
         self.max_model_len = min(max_len, self.num_pages * page)
         self.max_pages_per_seq = pages_for(self.max_model_len, page)
-        self.cache = PagedKVCache(model_config, attention_config, self.num_pages, dtype, device)
+        local = parallel.shard_config(model_config, parallel.world_size())   # this rank's heads
+        self.cache = PagedKVCache(local, attention_config, self.num_pages, dtype, device)
         backend = engine_config.attention_backend
         use_triton = backend == "triton" or (backend == "auto" and device.type == "cuda")
-        self.attention = Attention(model_config, attention_config, self.cache, use_triton)
+        self.attention = Attention(local, attention_config, self.cache, use_triton)
         if backend == "triton" and self.attention.kernels is None:
             raise InputError("attention_backend='triton' asked for, but kinetics.kernels cannot be imported")
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
@@ -58,9 +65,13 @@ class ModelRunner:
         if self.device.type != "cuda":
             return pages_for(max(CPU_DEFAULT_KV_TOKENS, max_len), page)
         torch.cuda.synchronize(self.device)
+        # fuse() frees the unfused q/k/v and gate/up weights into torch's cache, where the driver's count of free
+        # memory cannot see them (about 40 GB for the 32B shape): hand them back before counting
+        torch.cuda.empty_cache()
         free, total = torch.cuda.mem_get_info(self.device)
         reserve = total * (1 - cfg.gpu_memory_utilization) + self._activation_bytes()
-        per_page = PagedKVCache.bytes_per_page(self.model_config, self.attention_config, self.dtype)
+        local = parallel.shard_config(self.model_config, parallel.world_size())
+        per_page = PagedKVCache.bytes_per_page(local, self.attention_config, self.dtype)
         pages = int((free - reserve) // per_page)
         if pages < pages_for(max_len, page):
             pages = max(pages, 1)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetics.engine import parallel
 from kinetics.engine.attention import Attention, ForwardMeta
 from kinetics.engine.config import ModelConfig
 
@@ -134,7 +135,7 @@ class Qwen3Attention(nn.Module):
         q, k, v = fused(qk_norm_rope, qkv, self.q_norm.weight, self.k_norm.weight, cos, sin,
                         self.hq, self.hkv, self.d, self.eps)
         out = attention(self.layer, q, k, v, meta)
-        return self.o_proj(out.reshape(x.shape[0], self.hq * self.d))
+        return parallel.all_reduce(self.o_proj(out.reshape(x.shape[0], self.hq * self.d)))
 
 
 def _concat_linear(parts) -> nn.Linear:
@@ -165,7 +166,7 @@ class Qwen3MLP(nn.Module):
     def forward(self, x):
         gate_up = self.gate_up_proj(x) if self.gate_up_proj is not None else torch.cat(
             [self.gate_proj(x), self.up_proj(x)], dim=-1)
-        return self.down_proj(fused(silu_mul, gate_up))
+        return parallel.all_reduce(self.down_proj(fused(silu_mul, gate_up)))
 
 
 class Qwen3Experts(nn.Module):
@@ -207,7 +208,7 @@ class Qwen3MoeBlock(nn.Module):
         weights, experts = probs.topk(self.top_k, dim=-1)
         if self.norm_topk_prob:
             weights = weights / weights.sum(-1, keepdim=True)
-        return self.experts(x, experts, weights.to(x.dtype))
+        return parallel.all_reduce(self.experts(x, experts, weights.to(x.dtype)))
 
 
 class Qwen3DecoderLayer(nn.Module):
@@ -233,7 +234,7 @@ class Qwen3DecoderLayer(nn.Module):
 class Qwen3Model(nn.Module):
     def __init__(self, config: ModelConfig, max_positions: int):
         super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_tokens = parallel.VocabParallelEmbedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(Qwen3DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta, max_positions)
@@ -250,10 +251,12 @@ class Qwen3Model(nn.Module):
 
 class Qwen3ForCausalLM(nn.Module):
     def __init__(self, config: ModelConfig, max_positions: int):
+        """`config` is the whole model's shape; under tensor parallel each rank builds its slice of it."""
         super().__init__()
         self.config = config
-        self.model = Qwen3Model(config, max_positions)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        local = parallel.shard_config(config, parallel.world_size())
+        self.model = Qwen3Model(local, max_positions)
+        self.lm_head = nn.Linear(config.hidden_size, local.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
@@ -269,7 +272,7 @@ class Qwen3ForCausalLM(nn.Module):
                 layer.mlp.fuse()
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(hidden).float()
+        return parallel.gather_vocab(self.lm_head(hidden).float())
 
     @classmethod
     def empty(cls, config: ModelConfig, max_positions: int, dtype: torch.dtype,
@@ -286,6 +289,8 @@ class Qwen3ForCausalLM(nn.Module):
     @torch.no_grad()
     def init_random(self, seed: int) -> None:
         """Seeded random weights N(0, initializer_range), norms at 1; same seed and device type, same model."""
+        if parallel.world_size() > 1:
+            return parallel.init_random_shards(self, seed)
         device = self.lm_head.weight.device
         generator = torch.Generator(device=device).manual_seed(seed)
         std = self.config.initializer_range

@@ -1,0 +1,124 @@
+"""Tensor parallel on CPU: two gloo processes give the single-process engine's logits and tokens (float32)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from test_engine import PROMPTS, _save_hf  # noqa: E402  (the tiny checkpoints of the engine-vs-HF tests)
+
+from kinetics.engine import LLM, AttentionConfig, SamplingParams  # noqa: E402
+from kinetics.engine import parallel  # noqa: E402
+from kinetics.errors import InputError  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+WORKER = Path(__file__).with_name("tp_worker.py")
+DECODE_STEPS = 16
+DENSE = {"page_size": 4}
+SPARSE = {"kind": "blocktopk", "budget": 12, "page_size": 4, "sinks": 4}   # 3 pages of up to 12: really sparse
+LONG = [list(range(1, 60)), [5] * 30, list(range(200, 245))]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(world: int, argv: list[str], ranks=None, timeout_s: float = 20, wait_s: float = 300):
+    """Start `ranks` (default all) of a `world`-process job the way torchrun does; [(returncode, stderr)]."""
+    port = _free_port()
+    procs = []
+    for r in (range(world) if ranks is None else ranks):
+        env = dict(os.environ, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(port), KINETICS_TP_TIMEOUT=str(timeout_s), OMP_NUM_THREADS="1")
+        procs.append(subprocess.Popen([sys.executable, *argv], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    return [(p.wait(wait_s), p.communicate()[1]) for p in procs]
+
+
+def _case(name, weights, attention, prompts=PROMPTS, **limits):
+    return {"name": name, "weights": str(weights), "attention": attention, "prompts": prompts,
+            "max_tokens": DECODE_STEPS, "limits": {"max_num_batched_tokens": 8, **limits}}
+
+
+@pytest.fixture(scope="module")
+def tp_run(tmp_path_factory):
+    """Every case under TP=2 in one two-process job (starting processes is the slow part); rank 0's results."""
+    root = tmp_path_factory.mktemp("tp")
+    dense, moe = root / "dense", root / "moe"
+    _save_hf(dense, moe=False)
+    _save_hf(moe, moe=True)
+    cases = [_case("dense", dense, DENSE), _case("dense-blocktopk", dense, SPARSE),
+             _case("moe", moe, DENSE), _case("moe-blocktopk", moe, SPARSE),
+             _case("preempted", dense, DENSE, prompts=LONG, num_pages=20, max_num_batched_tokens=16)]
+    spec, out = root / "spec.json", root / "out.pt"
+    spec.write_text(json.dumps({"tp": 2, "cases": cases}))
+    results = launch(2, [str(WORKER), str(spec), str(out)])
+    assert all(code == 0 for code, _ in results), results
+    return {c["name"]: c for c in cases}, torch.load(out)
+
+
+@pytest.mark.parametrize("name", ["dense", "dense-blocktopk", "moe", "moe-blocktopk"])
+def test_two_ranks_give_the_single_process_logits_and_tokens(tp_run, name):
+    cases, results = tp_run
+    case = cases[name]
+    llm = LLM(case["weights"], weights=case["weights"], attention=AttentionConfig(**case["attention"]),
+              **case["limits"])
+    params = SamplingParams(temperature=0, max_tokens=DECODE_STEPS, stop_token_ids=(), return_logits=True)
+    single = llm.generate(case["prompts"], params)
+    tokens, logits, _ = results[name]
+    assert tokens == [o.token_ids for o in single]
+    for mine, ref in zip(logits, single):
+        assert mine.shape == (DECODE_STEPS, 256)
+        torch.testing.assert_close(mine, torch.stack(ref.logits), atol=1e-5, rtol=1e-5)
+
+
+def test_a_request_preempted_under_tp_finishes_with_the_same_tokens(tp_run):
+    cases, results = tp_run
+    case = cases["preempted"]
+    roomy = LLM(case["weights"], weights=case["weights"], attention=AttentionConfig(**DENSE))
+    params = SamplingParams(temperature=0, max_tokens=DECODE_STEPS, stop_token_ids=())
+    tokens, _, preemptions = results["preempted"]
+    assert preemptions > 0
+    assert tokens == [o.token_ids for o in roomy.generate(LONG, params)]
+
+
+def test_a_rank_that_never_starts_is_one_clear_line_not_a_hang(tmp_path):
+    """Rank 1 of 2 never comes up: rank 0 stops after the process-group timeout with one line, exit 2."""
+    argv = ["-m", "kinetics.cli", "generate", "--model", "qwen3-0.6b", "--prompt-ids", "1,2", "--tp", "2"]
+    [(code, err)] = launch(2, argv, ranks=[0], timeout_s=3, wait_s=120)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("kinetics: error: tensor parallel: rank 0 of 2 could not reach")
+
+
+def test_tp_must_divide_the_kv_heads():
+    config = json.loads(json.dumps({"architectures": ["Qwen3ForCausalLM"], "vocab_size": 64, "hidden_size": 32,
+                                    "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 6,
+                                    "num_key_value_heads": 3, "head_dim": 8}))
+    with pytest.raises(InputError, match="--tp 2 does not divide the model's num_key_value_heads \\(3\\)"):
+        LLM(config, tensor_parallel=2)
+
+
+def test_tp_without_torchrun_names_the_command():
+    config = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 64, "hidden_size": 32,
+              "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "head_dim": 8}
+    env_world = os.environ.pop("WORLD_SIZE", None)
+    try:
+        with pytest.raises(InputError, match="torchrun --nproc-per-node 2"):
+            LLM(config, tensor_parallel=2)
+    finally:
+        if env_world is not None:
+            os.environ["WORLD_SIZE"] = env_world
+    assert parallel.world_size() == 1
