@@ -122,3 +122,18 @@ def test_tp_without_torchrun_names_the_command():
         if env_world is not None:
             os.environ["WORLD_SIZE"] = env_world
     assert parallel.world_size() == 1
+
+
+def test_grouped_expert_products_equal_the_per_expert_loop(monkeypatch):
+    from kinetics.engine import qwen3
+
+    torch.manual_seed(0)
+    experts = qwen3.Qwen3Experts(num_experts=6, hidden=16, intermediate=8)
+    torch.nn.init.normal_(experts.gate_up_proj)
+    torch.nn.init.normal_(experts.down_proj)
+    x = torch.randn(9, 16)
+    picked = torch.stack([torch.randperm(6)[:2] for _ in range(9)])   # expert 5 may go unpicked: an empty group
+    weights = torch.rand(9, 2)
+    grouped = experts(x, picked, weights)
+    monkeypatch.setattr(qwen3, "GROUPED_MM", False)
+    torch.testing.assert_close(grouped, experts(x, picked, weights), atol=1e-5, rtol=1e-5)

@@ -15,6 +15,7 @@ from kinetics.engine.attention import Attention, ForwardMeta, PagedKVCache
 from kinetics.engine.block_manager import pages_for
 from kinetics.engine.config import AttentionConfig, EngineConfig, ModelConfig
 from kinetics.engine.loader import load_weights
+from kinetics.engine import qwen3
 from kinetics.engine.qwen3 import Qwen3ForCausalLM
 from kinetics.engine.scheduler import ScheduledBatch
 from kinetics.errors import InputError
@@ -53,7 +54,8 @@ class ModelRunner:
         if backend == "triton" and self.attention.kernels is None:
             raise InputError("attention_backend='triton' asked for, but kinetics.kernels cannot be imported")
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
-        if device.type == "cuda" and engine_config.cuda_graphs and not model_config.is_moe:
+        capturable = not model_config.is_moe or qwen3.GROUPED_MM      # the MoE loop syncs with the host
+        if device.type == "cuda" and engine_config.cuda_graphs and capturable:
             self._capture_graphs()
 
     def _num_pages(self, max_len: int) -> int:

@@ -170,7 +170,12 @@ class Qwen3MLP(nn.Module):
 
 
 class Qwen3Experts(nn.Module):
-    """E SwiGLU experts stacked: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I]."""
+    """E SwiGLU experts stacked: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I].
+
+    The (token, expert) pairs are sorted by expert and each expert multiplies its rows in one grouped matrix
+    product (torch._grouped_mm): no expert's row count ever reaches the host, so a decode step can be captured in a
+    CUDA graph. Torch builds without it loop over the experts some token picked (a host sync per step).
+    """
 
     def __init__(self, num_experts: int, hidden: int, intermediate: int):
         super().__init__()
@@ -178,22 +183,35 @@ class Qwen3Experts(nn.Module):
         self.down_proj = nn.Parameter(torch.empty(num_experts, hidden, intermediate))
 
     def forward(self, x, experts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros_like(x)
         flat = experts.flatten()
         order = flat.argsort(stable=True)
-        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
         token_of = order // experts.shape[1]
+        scale = weights.flatten()[order, None]
+        if not GROUPED_MM or (x.is_cuda and x.dtype != torch.bfloat16):   # CUDA grouped products: bf16 only
+            return self._loop(x, flat, order, token_of, scale)
+        # group e's rows end where the sorted expert ids pass e
+        ends = torch.searchsorted(flat[order], torch.arange(self.gate_up_proj.shape[0], device=x.device),
+                                  right=True).to(torch.int32)
+        gate, up = torch._grouped_mm(x[token_of], self.gate_up_proj.transpose(1, 2), offs=ends).chunk(2, dim=-1)
+        y = torch._grouped_mm(F.silu(gate) * up, self.down_proj.transpose(1, 2), offs=ends)
+        return torch.zeros_like(x).index_add_(0, token_of, y * scale)
+
+    def _loop(self, x, flat, order, token_of, scale) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
         start = 0
         for e, n in enumerate(counts):     # only the experts some token picked do any work
             if n == 0:
                 continue
-            rows = order[start:start + n]
             tokens = token_of[start:start + n]
-            start += n
             gate, up = F.linear(x[tokens], self.gate_up_proj[e]).chunk(2, dim=-1)
             y = F.linear(F.silu(gate) * up, self.down_proj[e])
-            out.index_add_(0, tokens, y * weights.flatten()[rows, None])
+            out.index_add_(0, tokens, y * scale[start:start + n])
+            start += n
         return out
+
+
+GROUPED_MM = hasattr(torch, "_grouped_mm")
 
 
 class Qwen3MoeBlock(nn.Module):
