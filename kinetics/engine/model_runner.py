@@ -30,6 +30,7 @@ class ModelRunner:
                  device: torch.device, dtype: torch.dtype, weights=None, seed: int = 0):
         self.model_config, self.attention_config, self.engine_config = model_config, attention_config, engine_config
         self.device, self.dtype = device, dtype
+        self.memory: dict = {}        # how the GPU cache was sized (empty on CPU or when the size was given)
         max_len = engine_config.max_model_len or model_config.max_position_embeddings
         self.model = Qwen3ForCausalLM.empty(model_config, max_len, dtype, device)
         error = None
@@ -67,14 +68,19 @@ class ModelRunner:
         if self.device.type != "cuda":
             return pages_for(max(CPU_DEFAULT_KV_TOKENS, max_len), page)
         torch.cuda.synchronize(self.device)
-        # fuse() frees the unfused q/k/v and gate/up weights into torch's cache, where the driver's count of free
-        # memory cannot see them (about 40 GB for the 32B shape): hand them back before counting
+        # fuse() frees the unfused q/k/v and gate/up weights into torch's caching allocator, where the driver's
+        # count of free memory cannot see them: hand them back before counting
+        cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
         torch.cuda.empty_cache()
         free, total = torch.cuda.mem_get_info(self.device)
         reserve = total * (1 - cfg.gpu_memory_utilization) + self._activation_bytes()
         local = parallel.shard_config(self.model_config, parallel.world_size())
         per_page = PagedKVCache.bytes_per_page(local, self.attention_config, self.dtype)
         pages = int((free - reserve) // per_page)
+        self.memory = {"free_bytes": free, "total_bytes": total, "reserve_bytes": int(reserve),
+                       "returned_from_torch_cache_bytes": cached, "bytes_per_page": per_page, "pages": pages}
+        log.info("KV cache: %d pages from %.1f GB free (%.1f GB of it handed back from torch's cache)", pages,
+                 free / 1e9, cached / 1e9)
         if pages < pages_for(max_len, page):
             pages = max(pages, 1)
             log.warning("KV cache holds %d pages (%d tokens), less than max_model_len %d", pages, pages * page,
