@@ -200,16 +200,9 @@ def bench_replay(ceilings: dict, workload_source, problems: int, trials: int, sc
 
 def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict:
     """kinetics.cost's time for one decode step of `batch` requests whose cache holds `context` tokens after it."""
-    from kinetics import cost
+    from kinetics.parallel_cost import decode_step_seconds
 
-    def total(gen):
-        return cost.generation_cost(spec, hardware, context - 1, gen, attention=attention, convention="exact",
-                                    batch_size=batch)
-
-    one, two = total(1), total(2)
-    return {"seconds": batch * (two.seconds - one.seconds),
-            "compute_seconds": batch * (two.compute_seconds - one.compute_seconds),
-            "memory_seconds": batch * (two.memory_seconds - one.memory_seconds)}
+    return decode_step_seconds(spec, hardware, attention, batch, context)
 
 
 def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
