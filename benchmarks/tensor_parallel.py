@@ -24,7 +24,7 @@ import torch
 from kinetics.engine import LLM, AttentionConfig
 from kinetics.engine import parallel
 from kinetics.engine.block_manager import pages_for
-from kinetics.engine.bench import _time_step
+from kinetics.engine.attention import ForwardMeta
 from kinetics.kernels.bench import _provenance, time_ms
 from kinetics.models import get_model
 from kinetics.provenance import provenance
@@ -76,6 +76,36 @@ def check_grouped_experts(device) -> dict:
     return {"rel_error_vs_loop": float((grouped - loop).norm() / loop.norm()), "rows": 64, "top_k": 8}
 
 
+def time_decode_step(runner, batch: int, context: int, pages_each: int) -> float:
+    """Median ms of one decode step (graph replay or eager forward, logits, argmax) for `batch` random rows."""
+    size = min((s for s in runner.graphs if s >= batch), default=batch)
+    page, scratch, device = runner.attention_config.page_size, runner.cache.scratch_page, runner.device
+    perm = torch.randperm(runner.num_pages, device=device)[:batch * pages_each].view(batch, pages_each)
+    table = torch.full((size, runner.max_pages_per_seq), scratch, dtype=torch.int64, device=device)
+    table[:batch, :pages_each] = perm
+    lens = torch.ones(size, dtype=torch.int64, device=device)
+    lens[:batch] = context
+    positions = (lens - 1).clone()
+    ids = torch.randint(0, runner.model_config.vocab_size, (size,), device=device)
+    slots = torch.full((size,), scratch * page, dtype=torch.int64, device=device)
+    slots[:batch] = perm[:, (context - 1) // page] * page + (context - 1) % page
+    if runner.graphs:
+        for buffer, value in zip(runner._static_inputs, (ids, positions, slots, table, lens)):
+            buffer[:size].copy_(value)
+
+    @torch.inference_mode()
+    def step():
+        if runner.graphs:
+            runner.graphs[size].replay()
+            hidden = runner._static_hidden[size]
+        else:
+            meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens)
+            hidden = runner.model(ids, positions, runner.attention, meta)
+        runner.model.logits(hidden[:batch]).argmax(-1)
+
+    return time_ms(step, repeats=10, warmup=2)["median_ms"]
+
+
 def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool) -> dict:
     """Build the model once, then time one decode step at each (batch, context)."""
     spec = get_model(name)
@@ -89,7 +119,14 @@ def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool) 
     points = list(points) + ([(largest, CONTEXT_LONG)] if largest_at_long and largest > 0 else [])
     sizes = sorted({b for b, _ in points})
     runner.engine_config.max_num_seqs, runner.engine_config.graph_batch_sizes = max(sizes), sizes
-    runner._capture_graphs()
+    capture_error = None
+    try:
+        runner._capture_graphs()
+    except RuntimeError as error:      # then time eager steps, and say so
+        capture_error = str(error).splitlines()[0][:300]
+        log.warning("CUDA graph capture failed (%s): timing eager decode steps", capture_error)
+        runner.graphs = {}
+        torch.cuda.synchronize()
     torch.manual_seed(0)
     for layer in range(spec.num_layers):        # random cache contents (never time zeros)
         runner.cache.k[layer].normal_()
@@ -103,7 +140,7 @@ def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool) 
         if batch * pages_each > runner.num_pages:
             rows.append({"batch": batch, "context": context, "fits": False})
             continue
-        ms = _time_step(runner, batch, context, pages_each)
+        ms = time_decode_step(runner, batch, context, pages_each)
         rows.append({"batch": batch, "context": context, "fits": True, "step_ms": ms,
                      "tokens_per_s": batch / (ms * 1e-3)})
         log.info("%s %s tp=%d batch %d ctx %d: %.2f ms/step, %.0f tok/s", name, kind, tp, batch, context, ms,
@@ -111,7 +148,7 @@ def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool) 
     out = {"model": name, "attention": kind, "tp": tp, "num_pages": runner.num_pages,
            "kv_tokens": runner.num_pages * page, "largest_batch_at_16k": largest, "memory": runner.memory,
            "weight_bytes_per_rank": sum(p.numel() * p.element_size() for p in runner.model.parameters()),
-           "build_s": build_s, "points": rows}
+           "build_s": build_s, "cuda_graphs": not capture_error, "capture_error": capture_error, "points": rows}
     del llm, runner
     gc.collect()
     torch.cuda.empty_cache()
