@@ -48,37 +48,58 @@ def init(tp: int, device: torch.device) -> torch.device:
     global _GROUP
     if tp == 1:
         return device
-    env_world = os.environ.get("WORLD_SIZE")
-    if env_world is None:
-        raise InputError(f"--tp {tp} needs {tp} processes: start with "
-                         f"'torchrun --nproc-per-node {tp} -m kinetics.cli ...' ({launch_hint(tp)})")
-    if int(env_world) != tp:
-        raise InputError(f"--tp {tp} but torchrun started {env_world} processes (WORLD_SIZE); they must match")
-    if device.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if local >= torch.cuda.device_count():
-            raise InputError(f"--tp {tp}: local rank {local} but this host has {torch.cuda.device_count()} GPU(s)")
-        device = torch.device("cuda", local)
-        torch.cuda.set_device(device)
     if _GROUP is None:
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        timeout = datetime.timedelta(seconds=TIMEOUT_S)
-        try:
-            if not torch.distributed.is_initialized():
-                torch.distributed.init_process_group(backend, timeout=timeout)
-            _GROUP = torch.distributed.group.WORLD
-            # a first collective: every rank is up and reachable, or a clear error after the timeout
-            torch.distributed.barrier()
-        except (RuntimeError, ValueError) as error:   # DistNetworkError and DistBackendError are RuntimeErrors
-            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-            raise InputError(f"tensor parallel: rank {os.environ.get('RANK', '?')} of {tp} could not reach the "
-                             f"other ranks within {TIMEOUT_S:.0f} s (a rank died or never started: {reason})"
-                             ) from None
+        device = _join(tp, device, "--tp", "nccl" if device.type == "cuda" else "gloo")
+        _GROUP = torch.distributed.group.WORLD
+    elif device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 
-def launch_hint(tp: int) -> str:
-    return f"one host: torchrun --nproc-per-node {tp} -m kinetics.cli COMMAND ARGS --tp {tp}"
+def init_data_parallel(dp: int, device: torch.device) -> tuple[int, torch.device]:
+    """Join a torchrun job of `dp` independent engines (one per GPU): (this rank, its device). The process group
+    (gloo) only gathers results; each engine runs alone, tensor parallel 1."""
+    if dp == 1:
+        return 0, device
+    device = _join(dp, device, "--dp", "gloo")
+    return torch.distributed.get_rank(), device
+
+
+def _join(world: int, device: torch.device, flag: str, backend: str) -> torch.device:
+    """Check the torchrun environment, pick this rank's GPU, start the process group and meet every rank."""
+    env_world = os.environ.get("WORLD_SIZE")
+    if env_world is None:
+        raise InputError(f"{flag} {world} needs {world} processes: start them with 'torchrun --nproc-per-node "
+                         f"{world} -m kinetics.cli COMMAND ARGS {flag} {world}' (or let 'kinetics' start them)")
+    if int(env_world) != world:
+        raise InputError(f"{flag} {world} but torchrun started {env_world} processes (WORLD_SIZE); they must match")
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if local >= torch.cuda.device_count():
+            raise InputError(f"{flag} {world}: local rank {local} but this host has {torch.cuda.device_count()} "
+                             f"GPU(s)")
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    try:
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+        # a first collective: every rank is up and reachable, or a clear error after the timeout
+        torch.distributed.barrier()
+    except (RuntimeError, ValueError) as error:   # DistNetworkError and DistBackendError are RuntimeErrors
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise InputError(f"{'tensor' if flag == '--tp' else 'data'} parallel: rank {os.environ.get('RANK', '?')} "
+                         f"of {world} could not reach the other ranks within {TIMEOUT_S:.0f} s (a rank died or "
+                         f"never started: {reason})") from None
+    return device
+
+
+def gather_to_rank0(value):
+    """[every rank's value] on rank 0 (None elsewhere); [value] in one process."""
+    if not torch.distributed.is_initialized() or torch.distributed.get_world_size() == 1:
+        return [value]
+    out = [None] * torch.distributed.get_world_size() if torch.distributed.get_rank() == 0 else None
+    torch.distributed.gather_object(value, out, dst=0)
+    return out
 
 
 def launch_local(world: int, argv: list[str], device: str) -> int:
