@@ -47,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    ranks = getattr(args, "tp", 1)
+    tp, dp = getattr(args, "tp", 1), getattr(args, "dp", 1)
+    ranks = max(tp, dp)
     quiet = ranks > 1 and "WORLD_SIZE" in os.environ and int(os.environ.get("RANK", "0")) > 0
     try:
+        if tp < 1 or dp < 1 or (tp > 1 and dp > 1):
+            raise InputError(f"--tp and --dp must be >= 1 and only one of them above 1, got --tp {tp} --dp {dp}")
         if ranks > 1 and "WORLD_SIZE" not in os.environ:     # start the ranks here (torchrun starts them itself)
             from kinetics.engine.parallel import launch_local
 

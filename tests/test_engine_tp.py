@@ -26,6 +26,9 @@ DECODE_STEPS = 16
 DENSE = {"page_size": 4}
 SPARSE = {"kind": "blocktopk", "budget": 12, "page_size": 4, "sinks": 4}   # 3 pages of up to 12: really sparse
 LONG = [list(range(1, 60)), [5] * 30, list(range(200, 245))]
+TINY_CONFIG = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 64, "hidden_size": 32, "intermediate_size": 64,
+               "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+               "max_position_embeddings": 256}
 
 
 def _free_port() -> int:
@@ -52,12 +55,18 @@ def _case(name, weights, attention, prompts=PROMPTS, **limits):
 
 
 @pytest.fixture(scope="module")
-def tp_run(tmp_path_factory):
-    """Every case under TP=2 in one two-process job (starting processes is the slow part); rank 0's results."""
+def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("tp")
+    _save_hf(root / "dense", moe=False)
+    _save_hf(root / "moe", moe=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tp_run(checkpoints):
+    """Every case under TP=2 in one two-process job (starting processes is the slow part); rank 0's results."""
+    root = checkpoints
     dense, moe = root / "dense", root / "moe"
-    _save_hf(dense, moe=False)
-    _save_hf(moe, moe=True)
     cases = [_case("dense", dense, DENSE), _case("dense-blocktopk", dense, SPARSE),
              _case("moe", moe, DENSE), _case("moe-blocktopk", moe, SPARSE),
              _case("preempted", dense, DENSE, prompts=LONG, num_pages=20, max_num_batched_tokens=16)]
@@ -103,17 +112,13 @@ def test_a_rank_that_never_starts_is_one_clear_line_not_a_hang(tmp_path):
 
 
 def test_tp_must_divide_the_kv_heads():
-    config = json.loads(json.dumps({"architectures": ["Qwen3ForCausalLM"], "vocab_size": 64, "hidden_size": 32,
-                                    "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 6,
-                                    "num_key_value_heads": 3, "head_dim": 8}))
+    config = dict(TINY_CONFIG, num_attention_heads=6, num_key_value_heads=3)
     with pytest.raises(InputError, match="--tp 2 does not divide the model's num_key_value_heads \\(3\\)"):
         LLM(config, tensor_parallel=2)
 
 
 def test_tp_without_torchrun_names_the_command():
-    config = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 64, "hidden_size": 32,
-              "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4,
-              "num_key_value_heads": 2, "head_dim": 8}
+    config = TINY_CONFIG
     env_world = os.environ.pop("WORLD_SIZE", None)
     try:
         with pytest.raises(InputError, match="torchrun --nproc-per-node 2"):
@@ -137,3 +142,47 @@ def test_grouped_expert_products_equal_the_per_expert_loop(monkeypatch):
     grouped = experts(x, picked, weights)
     monkeypatch.setattr(qwen3, "GROUPED_MM", False)
     torch.testing.assert_close(grouped, experts(x, picked, weights), atol=1e-5, rtol=1e-5)
+
+
+def _cli(argv: list[str]) -> subprocess.CompletedProcess:
+    """`kinetics ARGV` in a fresh process outside any torchrun job (so --tp/--dp start their own ranks)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    return subprocess.run([sys.executable, "-m", "kinetics.cli", *argv], env=dict(env, OMP_NUM_THREADS="1"),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_generate_tp2_started_by_the_cli_gives_the_tp1_tokens(checkpoints):
+    argv = ["generate", "--weights", str(checkpoints / "dense"), "--prompt-ids", "3,14,15,92,65",
+            "--max-new-tokens", "12", "--ignore-eos", "--json"]
+    one, two = _cli(argv), _cli(argv + ["--tp", "2"])
+    assert one.returncode == 0 == two.returncode, two.stderr
+    assert len(two.stdout.strip().splitlines()) == 1                   # rank 0 alone prints
+    assert json.loads(two.stdout)["token_ids"] == json.loads(one.stdout)["token_ids"]
+
+
+def test_replay_data_parallel_splits_the_problems_and_merges_them_in_order(tmp_path):
+    from kinetics.engine.replay import ReplayProblem, ReplayWorkload
+
+    problems = [ReplayProblem(i, 5 + i, [3 + i, 6]) for i in range(5)]
+    (tmp_path / "w.json").write_text(ReplayWorkload("qwen3-8b", "aime24", "test", 2, problems).to_json())
+    (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
+    argv = ["replay", "--model", str(tmp_path / "config.json"), "--trace-model", "qwen3-8b", "--traces",
+            str(tmp_path / "w.json"), "--trials", "2", "--json", "--page-size", "4"]
+    single, split = _cli(argv), _cli(argv + ["--dp", "2"])
+    assert single.returncode == 0 == split.returncode, split.stderr
+    one, two = json.loads(single.stdout), json.loads(split.stdout)
+    assert two["stats"]["engines"] == 2 and two["problems"] == 5 == len(two["problem_latency_s"])
+    assert two["generated_tokens"] == one["generated_tokens"] == sum(sum(p.gen_tokens) for p in problems)
+    assert two["requests"] == one["requests"] == 10
+
+
+def test_more_data_parallel_engines_than_problems_is_one_clear_line(tmp_path):
+    from kinetics.engine.replay import ReplayProblem, ReplayWorkload
+
+    (tmp_path / "w.json").write_text(ReplayWorkload("qwen3-8b", "aime24", "t", 1, [ReplayProblem(0, 5, [3])])
+                                     .to_json())
+    (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
+    out = _cli(["replay", "--model", str(tmp_path / "config.json"), "--trace-model", "qwen3-8b", "--traces",
+                str(tmp_path / "w.json"), "--trials", "1", "--dp", "2"])
+    assert out.returncode == 2
+    assert out.stderr.strip() == "kinetics: error: --dp 2 is more engines than the 1 problems to replay"

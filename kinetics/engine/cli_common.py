@@ -14,7 +14,7 @@ def add_attention_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dense-layers", type=int, default=0, help="block top-k: first layers kept dense")
 
 
-def add_device_args(parser: argparse.ArgumentParser) -> None:
+def add_device_args(parser: argparse.ArgumentParser, data_parallel: bool = False) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--dtype", default=None, help="fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on CUDA)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random weights and of sampling (default 0)")
@@ -24,8 +24,15 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
                         help="longest request in tokens (default: what the command needs)")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="decode without CUDA graphs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_parallel_args(parser, data_parallel)
+
+
+def add_parallel_args(parser: argparse.ArgumentParser, data_parallel: bool = False) -> None:
     parser.add_argument("--tp", type=int, default=1, metavar="N",
-                        help="tensor parallel over N processes (started here, one per GPU; default 1)")
+                        help="tensor parallel: one model split over N processes, one per GPU (default 1)")
+    if data_parallel:
+        parser.add_argument("--dp", type=int, default=1, metavar="N",
+                            help="data parallel: N engines, one per GPU, the problems split between them")
 
 
 def attention_config(args):

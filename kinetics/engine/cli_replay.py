@@ -32,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hbm-tbps", type=float, default=None, help="measured bandwidth instead of a preset")
     parser.add_argument("--no-progress", action="store_true")
     add_attention_args(parser)
-    add_device_args(parser)
+    add_device_args(parser, data_parallel=True)
     parser.set_defaults(func=run)
 
 
@@ -48,7 +48,11 @@ def guess_hardware(device_name: str | None):
 
 def run(args) -> int:
     from kinetics.engine import LLM
-    from kinetics.engine.replay import load_workload, replay
+    from dataclasses import replace
+
+    from kinetics.engine import parallel
+    from kinetics.engine.model_runner import parse_device
+    from kinetics.engine.replay import load_workload, merge_data_parallel, replay
     from kinetics.hardware import resolve_hardware
 
     from pathlib import Path
@@ -60,13 +64,17 @@ def run(args) -> int:
         raise InputError(f"--model {args.model!r} is a config, not a preset: say whose traces with --trace-model")
     workload = load_workload(args.traces, trace_model, args.task, args.trials, args.max_problems,
                              args.lengths_from, args.length_scale, args.max_gen_tokens)
-    if args.save_workload:
+    if args.save_workload and not parallel.is_helper_rank():
         with open(args.save_workload, "w") as f:
             f.write(workload.to_json())
-    llm = LLM(args.weights or args.model, weights=args.weights, device=args.device, dtype=args.dtype,
-              attention=attention_config(args), seed=args.seed,
-              **engine_limits(args, max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems),
-                              workload.trials * len(workload.problems)))
+    if args.dp > len(workload.problems):
+        raise InputError(f"--dp {args.dp} is more engines than the {len(workload.problems)} problems to replay")
+    limits = engine_limits(args, max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems),
+                           workload.trials * len(workload.problems))
+    rank, device = parallel.init_data_parallel(args.dp, parse_device(args.device))
+    whole, workload = workload, replace(workload, problems=workload.problems[rank::args.dp])
+    llm = LLM(args.weights or args.model, weights=args.weights, device=device, dtype=args.dtype,
+              attention=attention_config(args), seed=args.seed, **limits)
     if args.peak_tflops is not None or args.hbm_tbps is not None or args.hardware:
         hardware = resolve_hardware(args.hardware, args.peak_tflops, args.hbm_tbps)
     elif llm.device.type == "cuda":
@@ -75,14 +83,19 @@ def run(args) -> int:
         hardware = guess_hardware(torch.cuda.get_device_name(llm.device))
     else:
         hardware = None
-    result = replay(llm, workload, progress=not args.no_progress and not args.json, hardware=hardware)
+    result = replay(llm, workload, progress=not args.no_progress and not args.json,
+                    hardware=hardware if args.dp == 1 else None)
+    results = parallel.gather_to_rank0(result)
+    if results is None:          # ranks other than 0 are done
+        return 0
+    result, workload = merge_data_parallel(results), whole
     if args.json:
         print(json.dumps(result.as_dict()))
         return 0
     s = result.stats
     print(f"replayed {result.problems} problems x {workload.trials} trials of {workload.model} "
           f"({workload.source}, length scale {workload.length_scale}) with {args.attention} attention "
-          f"on {result.device}")
+          f"on {result.device}" + (f" ({args.dp} engines, problems split between them)" if args.dp > 1 else ""))
     print(f"  generated tokens  {result.generated_tokens:>12,}   prompt tokens {result.prompt_tokens:,}")
     print(f"  wall time         {result.wall_s:>12.2f} s  ({result.wall_per_problem_s:.2f} s per problem)")
     print(f"  throughput        {result.tokens_per_s:>12,.0f} tokens/s")

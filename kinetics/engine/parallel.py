@@ -93,6 +93,11 @@ def _join(world: int, device: torch.device, flag: str, backend: str) -> torch.de
     return device
 
 
+def is_helper_rank() -> bool:
+    """True in the processes of a multi-process job other than rank 0: they compute, rank 0 reports and writes."""
+    return int(os.environ.get("RANK", "0")) > 0
+
+
 def gather_to_rank0(value):
     """[every rank's value] on rank 0 (None elsewhere); [value] in one process."""
     if not torch.distributed.is_initialized() or torch.distributed.get_world_size() == 1:
@@ -102,14 +107,14 @@ def gather_to_rank0(value):
     return out
 
 
-def launch_local(world: int, argv: list[str], device: str) -> int:
+def launch_local(world: int, argv: list[str], device: str | None) -> int:
     """Run `python -m kinetics.cli ARGV` as `world` ranks on this host, with the environment torchrun would give
     them; the worst exit code."""
     import socket
     import subprocess
     import sys
 
-    if device.startswith("cuda"):
+    if (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda"):
         gpus = torch.cuda.device_count()
         if world > gpus:
             raise InputError(f"{world} ranks asked for (--tp/--dp), but this host has {gpus} GPU(s)")

@@ -175,6 +175,30 @@ def replay(llm, workload: ReplayWorkload, progress: bool = False, hardware=None)
     return result
 
 
+def merge_data_parallel(results: list[ReplayResult]) -> ReplayResult:
+    """One result from N engines that replayed problems r, r + N, r + 2N, ... each, at the same time: tokens add
+    up, the wall time is the slowest engine's, problem latencies come back in problem order."""
+    if len(results) == 1:
+        return results[0]
+    n = len(results)
+    latency = [0.0] * sum(r.problems for r in results)
+    for rank, r in enumerate(results):
+        latency[rank::n] = r.problem_latency_s
+    wall = max(r.wall_s for r in results)
+    tokens = sum(r.generated_tokens for r in results)
+    stats = {"engines": n, "per_engine": [r.stats for r in results],
+             **{k: sum(r.stats[k] for r in results) for k in ("preemptions", "recomputed_tokens", "steps")},
+             **{k: max(r.stats[k] for r in results) for k in ("peak_pages", "num_pages", "page_size")},
+             "mean_decode_batch": sum(r.stats["mean_decode_batch"] for r in results)}
+    first = results[0]
+    return ReplayResult(workload=first.workload, attention=first.attention,
+                        device=", ".join(r.device for r in results), problems=len(latency),
+                        requests=sum(r.requests for r in results), generated_tokens=tokens,
+                        prompt_tokens=sum(r.prompt_tokens for r in results), wall_s=wall,
+                        tokens_per_s=tokens / wall if wall > 0 else 0.0, wall_per_problem_s=wall / len(latency),
+                        problem_latency_s=latency, stats=stats)
+
+
 def cost_attention(attention):
     """The cost model's Attention for the engine's AttentionConfig (budget counts every kept page)."""
     from kinetics.cost import Attention
