@@ -418,11 +418,16 @@ class Checkpoint:
 
 def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem], out: str | Path | None = None,
              model: str | None = None, device: str = "cpu", dtype: str | None = None,
-             progress: bool = False, engine_limits: dict | None = None, chunk: int = 0) -> EvalResult:
+             progress: bool = False, engine_limits: dict | None = None, chunk: int = 0,
+             data_parallel: int = 1) -> EvalResult | None:
     """Generate `settings.trials` samples of every problem, grade them, write the traces; returns the summary.
 
     chunk > 0 generates that many samples per engine call and checkpoints after each call (see Checkpoint); 0 runs
     everything in one call, which batches best but keeps nothing if the run dies.
+    data_parallel N > 1 (N torchrun processes, one engine per GPU): every rank takes every N-th sample of each
+    call, rank 0 gathers and grades nothing twice, checkpoints and writes the traces in problem order, and returns
+    the summary; the other ranks return None. Each sample has its own seed, so the split changes no sample, and a
+    checkpoint resumes under any N.
     """
     weights = _check_weights_dir(weights)
     name = model_name(weights, model)
@@ -443,14 +448,16 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
     done = checkpoint.load()
     todo = [(i, trial) for i in range(len(problems)) for trial in range(settings.trials) if (i, trial) not in done]
 
-    from kinetics.engine import LLM, AttentionConfig, SamplingParams
+    from kinetics.engine import LLM, AttentionConfig, SamplingParams, parallel
+    from kinetics.engine.model_runner import parse_device
 
+    rank, engine_device = parallel.init_data_parallel(data_parallel, parse_device(device))
     sparse = settings.attention == "blocktopk"
     attention = AttentionConfig(kind=settings.attention, budget=settings.budget, page_size=settings.page_size,
                                 sinks=settings.sinks if sparse else 0,
                                 dense_layers=settings.dense_layers if sparse else 0)
-    llm = LLM(weights, weights=weights, device=device, dtype=dtype, attention=attention, seed=settings.seed,
-              **(engine_limits or {}))
+    llm = LLM(weights, weights=weights, device=engine_device, dtype=dtype, attention=attention,
+              seed=settings.seed, **(engine_limits or {}))
     for problem, ids in zip(problems, prompts):  # what the engine would reject, before any sampling
         if len(ids) >= llm.max_model_len:
             raise InputError(f"{problem.where or 'a problem'}: its prompt has {len(ids)} tokens, more than the "
@@ -469,18 +476,25 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
     start = time.perf_counter()
     size = chunk if chunk > 0 else max(len(todo), 1)
     for first in range(0, len(todo), size):
-        part = todo[first:first + size]
-        outputs = llm.generate([prompts[i] for i, _ in part], [params(i, t) for i, t in part], progress=progress)
+        part = todo[first:first + size][rank::data_parallel]      # every rank makes as many engine calls
+        outputs = llm.generate([prompts[i] for i, _ in part], [params(i, t) for i, t in part],
+                               progress=progress and rank == 0)
         failed = [o for o in outputs if o.error is not None]
-        if failed:
-            raise InputError(f"{len(failed)} of {len(outputs)} requests were rejected by the engine: "
-                             f"{failed[0].error}")
-        graded = [_graded_sample(problems[i], output, tokenizer, stops, settings.repetition_stop)
-                  for (i, _), output in zip(part, outputs)]
-        if chunk > 0:
-            checkpoint.append(zip(part, graded))
-        done.update(zip(part, graded))
+        error = (f"{len(failed)} of {len(outputs)} requests were rejected by the engine: {failed[0].error}"
+                 if failed else None)
+        graded = [] if error else [_graded_sample(problems[i], output, tokenizer, stops, settings.repetition_stop)
+                                   for (i, _), output in zip(part, outputs)]
+        gathered = parallel.gather_objects((error, list(zip(part, graded))))
+        errors = [e for e, _ in gathered if e]
+        if errors:
+            raise InputError(errors[0])
+        entries = [entry for _, rank_entries in gathered for entry in rank_entries]
+        if chunk > 0 and rank == 0:
+            checkpoint.append(entries)
+        done.update(entries)
     wall = time.perf_counter() - start
+    if rank > 0:
+        return None
 
     samples = [done[(i, trial)] for i in range(len(problems)) for trial in range(settings.trials)]
     correct = [[done[(i, trial)]["score"] > 0 for trial in range(settings.trials)] for i in range(len(problems))]
@@ -491,7 +505,8 @@ def run_eval(weights: str | Path, settings: EvalSettings, problems: list[Problem
         f"pass@{settings.trials}": pass_at_trials, "sampling": settings.sampling_metadata(),
         "block_size": settings.page_size if settings.attention == "blocktopk" else 0, "local_window": 0,
         "sinks": attention.sinks, "dense_layers": attention.dense_layers, "stop_token_ids": list(stops),
-        "weights": Path(weights).resolve().name, "device": device, "grader": "kinetics.grading",
+        "weights": Path(weights).resolve().name, "grader": "kinetics.grading",
+        "device": device if data_parallel == 1 else f"{data_parallel} x {device}",
         "generated_tokens": sum(s["engine_tokens"] for s in samples), "wall_s": round(wall, 3),
         "resumed_samples": len(samples) - len(todo),
         "repetition_stop": settings.repetition_stop, "repetition_stops": sum(s["repetition_stop"] for s in samples),
@@ -564,6 +579,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="default: fp32 on CPU, bf16 on CUDA")
     parser.add_argument("--max-num-seqs", type=int, help="engine: requests decoded together")
+    from kinetics.engine.cli_common import add_parallel_args
+
+    add_parallel_args(parser, data_parallel=True)
     parser.add_argument("--chunk", type=int, default=0, metavar="N",
                         help="generate N samples per engine call and checkpoint after each (FILE.jsonl.partial); "
                         "a rerun with the same settings resumes (default 0: all in one call, no checkpoint)")
@@ -589,8 +607,11 @@ def _cli(args) -> int:
     limits = {"max_num_seqs": args.max_num_seqs} if args.max_num_seqs else {}
     if args.chunk < 0:
         raise InputError(f"--chunk must be >= 0, got {args.chunk}")
+    limits["tensor_parallel"] = args.tp
     result = run_eval(args.weights, settings, problems, args.out, args.model, device, args.dtype,
-                      progress=True, engine_limits=limits, chunk=args.chunk)
+                      progress=True, engine_limits=limits, chunk=args.chunk, data_parallel=args.dp)
+    if result is None:       # a helper rank of --dp: rank 0 reports
+        return 0
     print(json.dumps({"out": str(result.path), "pass@1": round(result.pass_at_1, 2),
                       f"pass@{settings.trials}": round(result.pass_at_trials, 2), "samples": result.samples,
                       "generated_tokens": result.generated_tokens, "wall_s": round(result.wall_s, 2),

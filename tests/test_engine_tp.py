@@ -186,3 +186,20 @@ def test_more_data_parallel_engines_than_problems_is_one_clear_line(tmp_path):
                 str(tmp_path / "w.json"), "--trials", "1", "--dp", "2"])
     assert out.returncode == 2
     assert out.stderr.strip() == "kinetics: error: --dp 2 is more engines than the 1 problems to replay"
+
+
+def test_eval_data_parallel_writes_the_single_engine_traces(tmp_path):
+    from test_eval import _save_tiny_model
+
+    model = _save_tiny_model(tmp_path / "tiny")
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"problem": f"Compute ${a} + 4$.", "answer": str(a + 4)}) + "\n"
+                                for a in range(3)))
+    traces = {}
+    for flags in ([], ["--dp", "2"]):
+        out = tmp_path / f"dp{len(flags)}" / "aime24_qwen3-0-6b_dense.jsonl"
+        run = _cli(["eval", "--weights", str(model), "--trials", "3", "--problems", str(problems), "--out",
+                    str(out), "--max-new-tokens", "24", "--device", "cpu", "--model", "qwen3-0.6b", *flags])
+        assert run.returncode == 0, run.stderr
+        traces[len(flags)] = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    assert len(traces[2]) == 9 and traces[2] == traces[0]      # same samples, same (problem, trial) order

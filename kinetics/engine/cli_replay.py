@@ -85,8 +85,8 @@ def run(args) -> int:
         hardware = None
     result = replay(llm, workload, progress=not args.no_progress and not args.json,
                     hardware=hardware if args.dp == 1 else None)
-    results = parallel.gather_to_rank0(result)
-    if results is None:          # ranks other than 0 are done
+    results = parallel.gather_objects(result)
+    if rank > 0:                 # rank 0 reports
         return 0
     result, workload = merge_data_parallel(results), whole
     if args.json:

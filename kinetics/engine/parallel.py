@@ -98,12 +98,12 @@ def is_helper_rank() -> bool:
     return int(os.environ.get("RANK", "0")) > 0
 
 
-def gather_to_rank0(value):
-    """[every rank's value] on rank 0 (None elsewhere); [value] in one process."""
+def gather_objects(value) -> list:
+    """[every rank's value], on every rank ([value] in one process)."""
     if not torch.distributed.is_initialized() or torch.distributed.get_world_size() == 1:
         return [value]
-    out = [None] * torch.distributed.get_world_size() if torch.distributed.get_rank() == 0 else None
-    torch.distributed.gather_object(value, out, dst=0)
+    out = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(out, value)
     return out
 
 
