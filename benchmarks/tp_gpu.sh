@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run on a lent machine with two GPUs (the device tool) from the repository root:
-#   KINETICS_COMMIT=<sha> bash benchmarks/tp_gpu.sh [TP1_SECONDS] [TP2_SECONDS]
+#   KINETICS_COMMIT=<sha> bash benchmarks/tp_gpu.sh [TP1_SECONDS TP2_SECONDS TP1_LIMIT TP2_LIMIT]
 # Maps kernels/ to kinetics.kernels, then times decode at TP=1 (one process) and TP=2 (torchrun, NCCL) with
 # benchmarks/tensor_parallel.py; JSON and logs under $OUT. NVLink multicast stays as the machine sets it.
 set -uo pipefail
@@ -10,8 +10,8 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
 nvidia-smi topo -m | head -4
 env | grep -E "^(NCCL_NVLS_ENABLE|TORCH_SYMM_MEM_DISABLE_MULTICAST|NVSHMEM_DISABLE_NVLS)="
-python3 benchmarks/tensor_parallel.py --tp 1 --out "$OUT/tp1.json" --seconds "${1:-200}" > "$OUT/tp1.log" 2>&1
+timeout "${3:-230}" python3 benchmarks/tensor_parallel.py --tp 1 --out "$OUT/tp1.json" --seconds "${1:-200}" > "$OUT/tp1.log" 2>&1
 echo "tp1 exit $?"; grep -E "tok/s|Error|error" "$OUT/tp1.log" | tail -12
-python3 -m torch.distributed.run --nproc-per-node 2 benchmarks/tensor_parallel.py --tp 2 --out "$OUT/tp2.json" \
+timeout "${4:-250}" python3 -m torch.distributed.run --nproc-per-node 2 benchmarks/tensor_parallel.py --tp 2 --out "$OUT/tp2.json" \
   --seconds "${2:-220}" > "$OUT/tp2.log" 2>&1
 echo "tp2 exit $?"; grep -E "tok/s|Error|error" "$OUT/tp2.log" | tail -12
