@@ -25,12 +25,13 @@ from kinetics.engine import LLM, AttentionConfig
 from kinetics.engine import parallel
 from kinetics.engine.block_manager import pages_for
 from kinetics.engine.attention import ForwardMeta
-from kinetics.kernels.bench import _provenance, time_ms
+from kinetics.kernels.bench import time_ms
 from kinetics.models import get_model
 from kinetics.provenance import provenance
 
 log = logging.getLogger("tensor_parallel")
 CONTEXT_LONG, CONTEXT_SHORT = 16384, 4096
+ALL_REDUCES = ("nccl", "one_shot", "two_shot")
 ATTENTION = {"dense": AttentionConfig(), "blocktopk": AttentionConfig(kind="blocktopk", budget=1024, page_size=16)}
 
 
@@ -106,8 +107,9 @@ def time_decode_step(runner, batch: int, context: int, pages_each: int) -> float
     return time_ms(step, repeats=10, warmup=2)["median_ms"]
 
 
-def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool) -> dict:
+def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool, all_reduce: str) -> dict:
     """Build the model once, then time one decode step at each (batch, context)."""
+    parallel.use_all_reduce(all_reduce, torch.device("cuda", torch.cuda.current_device()))
     spec = get_model(name)
     attention = ATTENTION[kind]
     started = time.perf_counter()
@@ -145,7 +147,7 @@ def measure_model(name: str, kind: str, tp: int, points, largest_at_long: bool) 
                      "tokens_per_s": batch / (ms * 1e-3)})
         log.info("%s %s tp=%d batch %d ctx %d: %.2f ms/step, %.0f tok/s", name, kind, tp, batch, context, ms,
                  batch / (ms * 1e-3))
-    out = {"model": name, "attention": kind, "tp": tp, "num_pages": runner.num_pages,
+    out = {"model": name, "attention": kind, "tp": tp, "all_reduce": all_reduce, "num_pages": runner.num_pages,
            "kv_tokens": runner.num_pages * page, "largest_batch_at_16k": largest, "memory": runner.memory,
            "weight_bytes_per_rank": sum(p.numel() * p.element_size() for p in runner.model.parameters()),
            "build_s": build_s, "cuda_graphs": not capture_error, "capture_error": capture_error, "points": rows}
@@ -168,7 +170,10 @@ def main(argv=None) -> int:
     torch.cuda.set_device(device)
     rank0 = parallel.rank() == 0
     parts = args.parts.split(",")
-    result = {"provenance": _provenance(provenance, " ".join(sys.argv)), "tp": args.tp,
+    record = provenance(" ".join(sys.argv))
+    if os.environ.get("KINETICS_COMMIT"):     # the GPU's copy of the tree: git there may see another checkout
+        record["commit"] = os.environ["KINETICS_COMMIT"] + " (from $KINETICS_COMMIT)"
+    result = {"provenance": record, "tp": args.tp,
               "env": {k: os.environ.get(k) for k in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST",
                                                       "NVSHMEM_DISABLE_NVLS")},
               "models": [], "skipped": []}
@@ -181,25 +186,37 @@ def main(argv=None) -> int:
             os.replace(tmp, args.out)
 
     if "nccl" in parts and args.tp > 1:
-        result["nccl"] = {"sweep": nccl_sweep(device), "per_step": [
-            {"model": m, "batch": b, "ms": allreduce_per_step(device, get_model(m).num_layers,
-                                                              get_model(m).hidden_size, b)}
-            for m, b in (("qwen3-32b", 4), ("qwen3-32b", 16), ("qwen3-30b-a3b", 4), ("qwen3-30b-a3b", 16))]}
+        result["nccl"] = {"sweep": nccl_sweep(device), "per_step": []}
+        for kind in ALL_REDUCES:
+            try:
+                parallel.use_all_reduce(kind, device)
+                for m, b in (("qwen3-32b", 4), ("qwen3-32b", 16), ("qwen3-30b-a3b", 4), ("qwen3-30b-a3b", 16)):
+                    ms = allreduce_per_step(device, get_model(m).num_layers, get_model(m).hidden_size, b)
+                    result["nccl"]["per_step"].append({"all_reduce": kind, "model": m, "batch": b, "ms": ms})
+            except (RuntimeError, AttributeError, ImportError) as error:
+                result["nccl"][f"{kind}_error"] = str(error).splitlines()[0][:300]
+        parallel.use_all_reduce("nccl", device)
         save()
     plan = []
     if "32b" in parts:
-        plan += [("qwen3-32b", kind, True) for kind in ("dense", "blocktopk")]
+        plan += [("qwen3-32b", kind, True, "nccl") for kind in ("dense", "blocktopk")]
+        if args.tp > 1:
+            plan += [("qwen3-32b", "dense", False, kind) for kind in ALL_REDUCES[1:]
+                     if f"{kind}_error" not in result.get("nccl", {})]
     if "moe" in parts:
-        plan += [("qwen3-30b-a3b", "dense", False), ("qwen3-4b", "dense", False)]
+        plan += [("qwen3-30b-a3b", "dense", False, "nccl"), ("qwen3-4b", "dense", False, "nccl")]
     if "moe" in parts:
         result["grouped_mm_check"] = check_grouped_experts(device)
-    for name, kind, largest in plan:
+    for name, kind, largest, all_reduce in plan:
         # every rank takes the same decision (one rank alone skipping a model would leave the others waiting)
         if not parallel.min_over_ranks(int(time.perf_counter() - start < args.seconds)):
             result["skipped"].append(f"{name} {kind}")
             continue
-        result["models"].append(measure_model(name, kind, args.tp, [(4, CONTEXT_LONG), (16, CONTEXT_SHORT)],
-                                              largest))
+        try:
+            result["models"].append(measure_model(name, kind, args.tp, [(4, CONTEXT_LONG), (16, CONTEXT_SHORT)],
+                                                  largest, all_reduce))
+        except (RuntimeError, AttributeError) as error:     # e.g. a symmetric-memory all-reduce that fails
+            result["skipped"].append(f"{name} {kind} {all_reduce}: {str(error).splitlines()[0][:300]}")
         save()
     save()
     return 0

@@ -158,9 +158,48 @@ def _device() -> torch.device:
 
 def all_reduce(x: torch.Tensor) -> torch.Tensor:
     """Sum of x over the ranks (in place); x itself at world size 1."""
-    if _GROUP is not None:
-        torch.distributed.all_reduce(x, group=_GROUP)
+    if _GROUP is None:
+        return x
+    if _SYMMETRIC is not None and x.dtype == _SYMMETRIC.buffer.dtype and x.numel() <= _SYMMETRIC.buffer.numel():
+        return _SYMMETRIC(x)
+    torch.distributed.all_reduce(x, group=_GROUP)
     return x
+
+
+class SymmetricAllReduce:
+    """All-reduce of small bf16 tensors through a buffer every GPU of the group can read (PyTorch's symmetric
+    memory, peer-to-peer over NVLink, no multicast): one kernel instead of NCCL's protocol, for the two small
+    all-reduces per layer of a decode step. `kind` is one_shot (each rank reads every peer's buffer and sums) or
+    two_shot (reduce-scatter then all-gather)."""
+
+    def __init__(self, kind: str, max_bytes: int, device: torch.device):
+        import torch.distributed._symmetric_memory as symmetric
+
+        self.kind, self.group_name = kind, _GROUP.group_name
+        self.buffer = symmetric.empty(max_bytes // 2, dtype=torch.bfloat16, device=device)
+        symmetric.rendezvous(self.buffer, self.group_name)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        staged = self.buffer[:x.numel()]
+        staged.copy_(x.view(-1))
+        if self.kind == "one_shot":
+            x.view(-1).copy_(torch.ops.symm_mem.one_shot_all_reduce(staged, "sum", self.group_name))
+        else:
+            torch.ops.symm_mem.two_shot_all_reduce_(staged, "sum", self.group_name)
+            x.view(-1).copy_(staged)
+        return x
+
+
+_SYMMETRIC: SymmetricAllReduce | None = None
+
+
+def use_all_reduce(kind: str, device: torch.device, max_bytes: int = 1 << 22) -> None:
+    """Pick the all-reduce of the model's activations: "nccl" (default) or "one_shot"/"two_shot" over
+    symmetric memory for tensors up to max_bytes (larger ones, e.g. prefill's, still go through NCCL)."""
+    global _SYMMETRIC
+    if kind not in ("nccl", "one_shot", "two_shot"):
+        raise InputError(f"all-reduce must be nccl, one_shot or two_shot, got {kind!r}")
+    _SYMMETRIC = None if kind == "nccl" or _GROUP is None else SymmetricAllReduce(kind, max_bytes, device)
 
 
 def gather_vocab(logits: torch.Tensor) -> torch.Tensor:
