@@ -421,16 +421,6 @@ def _collect_resources(report: dict) -> None:
         report[name] = entries
 
 
-def _provenance(provenance, command: str) -> dict:
-    """kinetics.provenance, with the commit passed in $KINETICS_COMMIT when the GPU's copy has no .git."""
-    import os
-
-    record = provenance(command)
-    if record["commit"] == "unknown" and os.environ.get("KINETICS_COMMIT"):
-        record["commit"] = os.environ["KINETICS_COMMIT"] + " (from $KINETICS_COMMIT)"
-    return record
-
-
 def tune(out: Path, repeats: int = 15) -> None:
     """Time launch-parameter variants (kernels' CONFIG) at three TARGETS.md shapes; write a table to `out`."""
     import copy
@@ -556,7 +546,7 @@ def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: st
 
     dtype = torch.bfloat16
     workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
-    result = {"provenance": _provenance(provenance, command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [],
+    result = {"provenance": provenance(command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [],
               "layer": []}
     log.info("device-to-device copy: %.2f TB/s", result["copy_tbps"])
     for rows, context, page, selected, group, shuffled in shapes:

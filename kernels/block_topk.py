@@ -80,9 +80,10 @@ def _kth_largest(keys, k, RADIX_BITS: tl.constexpr):
 
 
 @triton.jit
-def _choose_and_store(keys, n_pages, budget, num_sink, out, out_width,
+def _choose_and_store(keys, n_pages, budget, num_sink, out, out_phys, table, out_width,
                       PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr):
-    """Radix-select the k_free best keys, add the forced pages, store ascending page numbers then -1s."""
+    """Radix-select the k_free best keys, add the forced pages, store ascending page numbers then -1s, and the
+    chosen pages' physical numbers (from the sequence's page-table row `table`) then 0s in `out_phys`."""
     n_forced = tl.minimum(num_sink, n_pages) + (n_pages > num_sink).to(tl.int32)
     k_free = tl.maximum(tl.minimum(budget - n_forced, n_pages - n_forced), 0)
     page = tl.arange(0, PAGES_PAD)
@@ -97,15 +98,18 @@ def _choose_and_store(keys, n_pages, budget, num_sink, out, out_width,
     chosen = forced | above | (ties & (tie_rank <= need))
     slot = tl.cumsum(chosen.to(tl.int32), axis=0) - 1  # ascending order: rank = prefix sum of the mask
     tl.store(out + slot, page, mask=chosen)
+    tl.store(out_phys + slot, tl.load(table + page, mask=chosen, other=0), mask=chosen)
     count = tl.sum(chosen.to(tl.int32), axis=0)
     o = tl.arange(0, OUT_PAD)
-    tl.store(out + o, tl.full([OUT_PAD], -1, tl.int32), mask=(o >= count) & (o < out_width))
+    pad = (o >= count) & (o < out_width)
+    tl.store(out + o, tl.full([OUT_PAD], -1, tl.int32), mask=pad)
+    tl.store(out_phys + o, tl.zeros([OUT_PAD], tl.int32), mask=pad)
     return count
 
 
 @triton.jit
 def _select_kernel(
-    q_ptr, summ_ptr, page_table_ptr, seq_lens_ptr, sel_ptr,
+    q_ptr, summ_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, selp_ptr,
     stride_qb, stride_qh, stride_sp, stride_sh, stride_ptb, stride_ob, stride_oh,
     budget, num_sink, out_width,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
@@ -132,7 +136,8 @@ def _select_kernel(
         key = _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh, HEAD_DIM, MINMAX)
         keys = tl.where(rows[:, None] == r, key[None, :], keys)
     _choose_and_store(tl.reshape(keys, [PAGES_PAD]), n_pages, budget, num_sink,
-                      sel_ptr + b * stride_ob + h * stride_oh, out_width, PAGES_PAD, OUT_PAD, RADIX_BITS)
+                      sel_ptr + b * stride_ob + h * stride_oh, selp_ptr + b * stride_ob + h * stride_oh, table,
+                      out_width, PAGES_PAD, OUT_PAD, RADIX_BITS)
 
 
 @triton.jit
@@ -158,8 +163,8 @@ def _score_kernel(
 
 @triton.jit
 def _select_from_keys_kernel(
-    keys_ptr, seq_lens_ptr, sel_ptr, stride_kb, stride_kh, stride_ob, stride_oh, budget, num_sink, out_width,
-    PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr,
+    keys_ptr, seq_lens_ptr, page_table_ptr, sel_ptr, selp_ptr, stride_kb, stride_kh, stride_ptb, stride_ob,
+    stride_oh, budget, num_sink, out_width, PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr,
 ):
     """Two-pass, pass 2: one program per (sequence, KV head) reads its keys back and selects."""
     b = tl.program_id(0)
@@ -167,13 +172,14 @@ def _select_from_keys_kernel(
     n_pages = tl.cdiv(tl.load(seq_lens_ptr + b), PAGE)
     page = tl.arange(0, PAGES_PAD)
     keys = tl.load(keys_ptr + b * stride_kb + h * stride_kh + page, mask=page < n_pages, other=-2147483648)
-    _choose_and_store(keys, n_pages, budget, num_sink, sel_ptr + b * stride_ob + h * stride_oh, out_width,
+    _choose_and_store(keys, n_pages, budget, num_sink, sel_ptr + b * stride_ob + h * stride_oh,
+                      selp_ptr + b * stride_ob + h * stride_oh, page_table_ptr + b * stride_ptb, out_width,
                       PAGES_PAD, OUT_PAD, RADIX_BITS)
 
 
 @triton.jit
 def _select_attend_kernel(
-    q_ptr, k_ptr, v_ptr, keys_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, out_ptr, qk_scale,
+    q_ptr, k_ptr, v_ptr, keys_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, selp_ptr, out_ptr, qk_scale,
     stride_qb, stride_qh, stride_kp, stride_kt, stride_kh, stride_ptb, stride_keyb, stride_keyh,
     stride_sb, stride_sh, stride_ob, stride_oh, budget, num_sink, out_width,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
@@ -190,7 +196,10 @@ def _select_attend_kernel(
     page = tl.arange(0, PAGES_PAD)
     keys = tl.load(keys_ptr + b * stride_keyb + h * stride_keyh + page, mask=page < n_pages, other=-2147483648)
     sel_row = sel_ptr + b * stride_sb + h * stride_sh
-    count = _choose_and_store(keys, n_pages, budget, num_sink, sel_row, out_width, PAGES_PAD, OUT_PAD, RADIX_BITS)
+    selp_row = selp_ptr + b * stride_sb + h * stride_sh
+    table = page_table_ptr + b * stride_ptb
+    count = _choose_and_store(keys, n_pages, budget, num_sink, sel_row, selp_row, table, out_width, PAGES_PAD,
+                              OUT_PAD, RADIX_BITS)
     tl.debug_barrier()  # the page list this program just stored is read back by all its threads below
 
     g = tl.arange(0, GROUP_PAD)
@@ -199,7 +208,7 @@ def _select_attend_kernel(
     q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
     if UPCAST:
         q = q.to(tl.float32)
-    m, l, acc = _attend_slots(q, k_ptr, v_ptr, page_table_ptr + b * stride_ptb, sel_row, seq_len, 0, count * PAGE,
+    m, l, acc = _attend_slots(q, k_ptr, v_ptr, table, sel_row, selp_row, seq_len, 0, count * PAGE,
                               h * stride_kh, qk_scale, stride_kp, stride_kt, GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N,
                               True, UPCAST)
     o = acc / tl.where(l > 0, l, 1.0)[:, None]
@@ -222,8 +231,11 @@ CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 128, 256: 32}, "fused_
 
 
 def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
-                 num_sink_pages: int = 1, validate=True, method: str = "auto") -> torch.Tensor:
+                 num_sink_pages: int = 1, validate=True, method: str = "auto", physical: bool = False):
     """Block top-k: [batch, num_kv_heads, width] int32 ascending logical pages per (sequence, KV head), -1 padded.
+
+    physical=True returns (selected, selected_physical): the same pages' physical numbers (0 where -1), written
+    by the same kernel; `sparse_paged_decode(..., selected_physical=...)` then skips the page-table lookup.
 
     `budget` counts pages, the forced ones (num_sink_pages first pages and the current page) included; forced
     pages are kept even when they alone exceed the budget. width = min(max(budget, num_sink_pages + 1), max_pages).
@@ -256,8 +268,9 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
     max_pages = page_table.shape[1]
     width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
     selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
+    selected_physical = torch.empty_like(selected)
     if batch == 0:
-        return selected
+        return (selected, selected_physical) if physical else selected
     group = q.shape[1] // num_kv_heads
     pages_pad = max(16, _checks.next_pow2(max_pages))
     common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
@@ -267,7 +280,7 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
     if method == "fused":
         chunk = min(pages_pad, CONFIG["fused_chunk"].get(head_dim, 64))
         _select_kernel[(batch, num_kv_heads)](
-            q, summaries, page_table, seq_lens, selected,
+            q, summaries, page_table, seq_lens, selected, selected_physical,
             q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), page_table.stride(0),
             selected.stride(0), selected.stride(1), budget, num_sink_pages, width,
             PAGES_PAD=pages_pad, CHUNK=chunk, OUT_PAD=_checks.next_pow2(width), RADIX_BITS=CONFIG["radix_bits"],
@@ -275,8 +288,8 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
         )
     else:  # two_pass
         keys = _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common)
-        _select_pass(keys, seq_lens, selected, budget, num_sink_pages, page_size)
-    return selected
+        _select_pass(keys, seq_lens, page_table, selected, selected_physical, budget, num_sink_pages, page_size)
+    return (selected, selected_physical) if physical else selected
 
 
 def _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common):
@@ -293,13 +306,14 @@ def _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, c
     return keys
 
 
-def _select_pass(keys, seq_lens, selected, budget, num_sink_pages, page_size):
-    """Two-pass selection, pass 2: the radix select over each row's keys, written into `selected`."""
+def _select_pass(keys, seq_lens, page_table, selected, selected_physical, budget, num_sink_pages, page_size):
+    """Two-pass selection, pass 2: the radix select over each row's keys, written into `selected` (logical pages)
+    and `selected_physical` (the same pages' physical numbers)."""
     batch, num_kv_heads, pages_pad = keys.shape
     width = selected.shape[2]
     _select_from_keys_kernel[(batch, num_kv_heads)](
-        keys, seq_lens, selected, keys.stride(0), keys.stride(1), selected.stride(0), selected.stride(1),
-        budget, num_sink_pages, width, PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
+        keys, seq_lens, page_table, selected, selected_physical, keys.stride(0), keys.stride(1),
+        page_table.stride(0), selected.stride(0), selected.stride(1), budget, num_sink_pages, width, PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
         RADIX_BITS=CONFIG["radix_bits"], num_warps=CONFIG["select_warps"] if pages_pad >= 1024 else 4,
     )
 
@@ -322,10 +336,10 @@ def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budg
     if fused:
         return _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind, num_sink_pages,
                               sm_scale, validate)
-    selected = select_pages(q, summaries, page_table, seq_lens, k_cache.shape[1], budget, kind, num_sink_pages,
-                            validate=validate, method=method)
+    selected, physical = select_pages(q, summaries, page_table, seq_lens, k_cache.shape[1], budget, kind,
+                                      num_sink_pages, validate=validate, method=method, physical=True)
     out = sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits,
-                              validate=False)
+                              validate=False, selected_physical=physical)
     return out, selected
 
 
@@ -356,6 +370,7 @@ def _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget,
     max_pages = page_table.shape[1]
     width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
     selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
+    selected_physical = torch.empty_like(selected)
     out = torch.empty_like(q)
     if batch == 0:
         return out, selected
@@ -367,7 +382,8 @@ def _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget,
     cfg = _paged.CONFIG["sparse"]
     sm_scale = 1.0 / math.sqrt(head_dim) if sm_scale is None else float(sm_scale)
     _select_attend_kernel[(batch, num_kv_heads)](
-        q, k_cache, v_cache, keys, page_table, seq_lens, selected, out, sm_scale * math.log2(math.e),
+        q, k_cache, v_cache, keys, page_table, seq_lens, selected, selected_physical, out,
+        sm_scale * math.log2(math.e),
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), page_table.stride(0),
         keys.stride(0), keys.stride(1), selected.stride(0), selected.stride(1), out.stride(0), out.stride(1),
         budget, num_sink_pages, width,

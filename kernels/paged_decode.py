@@ -23,12 +23,15 @@ from kinetics.kernels import _checks
 
 
 @triton.jit
-def _attend_slots(q, k_ptr, v_ptr, table, sel, seq_len, start, end, kv_base, qk_scale, stride_kp, stride_kt,
+def _attend_slots(q, k_ptr, v_ptr, table, sel, sel_phys, seq_len, start, end, kv_base, qk_scale, stride_kp,
+                  stride_kt,
                   GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr, BLOCK_N: tl.constexpr,
                   SPARSE: tl.constexpr, UPCAST: tl.constexpr):
     """Online softmax over slots [start, end) of one (sequence, KV head): returns (m, l, acc) per query head.
 
-    `table` is the sequence's row of the page table; with SPARSE, `sel` its row of selected logical pages.
+    `table` is the sequence's row of the page table; with SPARSE, `sel` its row of selected logical pages and
+    `sel_phys` the same pages' physical numbers: both loads depend on the slot alone, so they are issued together
+    instead of one after the other (logical page -> page table -> K/V was three dependent loads per tile).
     """
     d = tl.arange(0, HEAD_DIM)
     m = tl.full([GROUP_PAD], -1.0e30, tl.float32)  # finite start: an empty split gives alpha = 1, not NaN
@@ -39,12 +42,13 @@ def _attend_slots(q, k_ptr, v_ptr, table, sel, seq_len, start, end, kv_base, qk_
         in_range = slots < end
         if SPARSE:
             page = tl.load(sel + slots // PAGE, mask=in_range, other=-1, cache_modifier=".cg")
+            phys = tl.load(sel_phys + slots // PAGE, mask=in_range, other=0, cache_modifier=".cg").to(tl.int64)
             token = page * PAGE + slots % PAGE
             valid = in_range & (page >= 0) & (token < seq_len)
         else:
             page = slots // PAGE
             valid = in_range
-        phys = tl.load(table + page, mask=valid, other=0).to(tl.int64)
+            phys = tl.load(table + page, mask=valid, other=0).to(tl.int64)
         rows = phys * stride_kp + (slots % PAGE) * stride_kt + kv_base
         k = tl.load(k_ptr + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
         v = tl.load(v_ptr + rows[:, None] + d[None, :], mask=valid[:, None], other=0.0)
@@ -64,7 +68,7 @@ def _attend_slots(q, k_ptr, v_ptr, table, sel, seq_len, start, end, kv_base, qk_
 
 @triton.jit
 def _decode_split_kernel(
-    q_ptr, k_ptr, v_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, out_ptr, part_o_ptr, part_lse_ptr,
+    q_ptr, k_ptr, v_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, selp_ptr, out_ptr, part_o_ptr, part_lse_ptr,
     qk_scale,  # sm_scale * log2(e): softmax in base 2
     stride_qb, stride_qh, stride_kp, stride_kt, stride_kh, stride_ptb, stride_sb, stride_sh,
     stride_ob, stride_oh, stride_pb, stride_ph, stride_ps,
@@ -92,7 +96,8 @@ def _decode_split_kernel(
         q = q.to(tl.float32)
 
     m, l, acc = _attend_slots(q, k_ptr, v_ptr, page_table_ptr + b * stride_ptb,
-                              sel_ptr + b * stride_sb + h * stride_sh, seq_len, start, end, h * stride_kh, qk_scale,
+                              sel_ptr + b * stride_sb + h * stride_sh, selp_ptr + b * stride_sb + h * stride_sh,
+                              seq_len, start, end, h * stride_kh, qk_scale,
                               stride_kp, stride_kt, GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N, SPARSE, UPCAST)
     safe_l = tl.where(l > 0, l, 1.0)
     o = acc / safe_l[:, None]
@@ -139,7 +144,14 @@ def _num_splits(units: int, max_slots: int, device: torch.device, cfg: dict) -> 
     return max(1, min(want, -(-max_slots // cfg["min_split_slots"]), 64))
 
 
-def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits):
+def physical_pages(page_table, selected):
+    """The physical page of every selected logical page ([batch, num_kv_heads, width] int32; -1 slots get 0)."""
+    batch, heads, width = selected.shape
+    flat = selected.reshape(batch, heads * width).clamp(min=0).long()
+    return torch.gather(page_table, 1, flat).view(batch, heads, width)
+
+
+def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits, selected_physical=None):
     batch, num_q_heads, head_dim = q.shape
     page_size, num_kv_heads = k_cache.shape[1], k_cache.shape[2]
     group = num_q_heads // num_kv_heads
@@ -159,9 +171,14 @@ def _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_s
     else:
         part_o = part_lse = out  # unused
     sel = selected if sparse else page_table  # a placeholder pointer for the dense variant
+    if sparse:  # the kernel reads both with the strides of `selected`
+        selected = selected.contiguous()
+        selected_physical = (physical_pages(page_table, selected) if selected_physical is None
+                             else selected_physical.contiguous())
+    selp = selected_physical if sparse else page_table
     block_n = cfg["block_n"].get(head_dim, cfg["block_n_default"])
     _decode_split_kernel[(batch, num_kv_heads, num_splits)](
-        q, k_cache, v_cache, page_table, seq_lens, sel, out, part_o, part_lse,
+        q, k_cache, v_cache, page_table, seq_lens, sel, selp, out, part_o, part_lse,
         sm_scale * math.log2(math.e),
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), page_table.stride(0),
         sel.stride(0) if sparse else 0, sel.stride(1) if sparse else 0,
@@ -191,8 +208,12 @@ def paged_decode(q, k_cache, v_cache, page_table, seq_lens, sm_scale=None, num_s
 
 
 def sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale=None, num_splits=None,
-                        validate=True):
-    """Decode attention over the selected logical pages ([batch, num_kv_heads, width] int32, -1 = empty)."""
+                        validate=True, selected_physical=None):
+    """Decode attention over the selected logical pages ([batch, num_kv_heads, width] int32, -1 = empty).
+
+    selected_physical: the same pages' physical numbers (what `select_pages(..., physical=True)` also returns);
+    looked up in the page table here when not given.
+    """
     num_pages, page_size, num_kv_heads, _ = _checks.check_cache(k_cache, v_cache)
     _checks.check_query(q, k_cache)
     _checks.same_device(q=q, k_cache=k_cache, v_cache=v_cache, page_table=page_table, seq_lens=seq_lens,
@@ -201,4 +222,8 @@ def sparse_paged_decode(q, k_cache, v_cache, page_table, seq_lens, selected, sm_
     if batch != q.shape[0]:
         raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
     _checks.check_selected(selected, batch, num_kv_heads, seq_lens, page_size, validate)
-    return _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits)
+    if selected_physical is not None and (selected_physical.shape != selected.shape
+                                          or selected_physical.dtype != torch.int32):
+        raise InputError(f"selected_physical must be int32 of shape {tuple(selected.shape)}, got "
+                         f"{selected_physical.dtype} {tuple(selected_physical.shape)}")
+    return _launch(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale, num_splits, selected_physical)

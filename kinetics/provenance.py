@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import re
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
+from kinetics.errors import InputError
 from kinetics.paths import REPO_ROOT
 
 
@@ -17,14 +20,27 @@ def _version(package: str) -> str | None:
         return None
 
 
+COMMIT_ENV = "KINETICS_COMMIT"
+
+
 def git_commit() -> str:
-    """The checkout's commit, with '+dirty' when the tree has uncommitted changes (or 'unknown' outside git)."""
+    """This project's commit: $KINETICS_COMMIT when given (a copy without .git, e.g. on a lent GPU), else the
+    commit of the git checkout whose top level is this repository (with '+dirty' for uncommitted changes), else
+    'unknown'. A checkout that merely encloses the tree (another repository) is never asked."""
+    given = os.environ.get(COMMIT_ENV, "").strip()
+    if given:
+        if not re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", given):
+            raise InputError(f"${COMMIT_ENV} must be a git commit (7-40 hex digits), got {given!r}")
+        return given
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
+        def git(*args):
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != REPO_ROOT.resolve():
+            return "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return git("rev-parse", "HEAD") + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -147,11 +147,16 @@ def test_select_pages_is_block_top_k(case, budget, sinks, kind, method, radix_bi
     saved = block_topk_module.CONFIG["radix_bits"]
     block_topk_module.CONFIG["radix_bits"] = radix_bits  # both radix selects (1 or 4 bits a round)
     try:
-        selected = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"],
-                                budget, kind, num_sink_pages=sinks, method=method)
+        selected, physical = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"],
+                                          case["page_size"], budget, kind, num_sink_pages=sinks, method=method,
+                                          physical=True)
     finally:
         block_topk_module.CONFIG["radix_bits"] = saved
     _selection_is_top_k(selected, case, summaries, budget, kind, sinks)
+    selected, physical, table = selected.cpu().long(), physical.cpu(), case["page_table"].cpu()
+    rows = torch.arange(selected.shape[0])[:, None, None]
+    expected = torch.where(selected >= 0, table[rows, selected.clamp(min=0)], 0)
+    assert torch.equal(physical, expected.int()), "physical pages are the page table's entries of the selection"
 
 
 @CASES

@@ -16,7 +16,6 @@ import argparse
 import gc
 import json
 import logging
-import os
 import statistics
 import sys
 import time
@@ -312,8 +311,6 @@ def run(args) -> int:
     out = args.out or results_dir(device_slug()) / "engine.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = provenance("kinetics bench engine " + " ".join(sys.argv[3:]))
-    if record["commit"] == "unknown" and os.environ.get("KINETICS_COMMIT"):   # the GPU's copy has no .git
-        record["commit"] = os.environ["KINETICS_COMMIT"] + " (from $KINETICS_COMMIT)"
     result = {"provenance": record,
               "quick": args.quick, "ceilings": measure_ceilings()}
     log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],

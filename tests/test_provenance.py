@@ -1,0 +1,39 @@
+"""Provenance records this project's commit, never the commit of a repository that merely encloses the tree."""
+import subprocess
+
+import pytest
+
+from kinetics import provenance
+from kinetics.errors import InputError
+
+
+def test_commit_from_environment(monkeypatch):
+    monkeypatch.setenv("KINETICS_COMMIT", "a28e643")
+    assert provenance.git_commit() == "a28e643"
+
+
+def test_malformed_commit_is_refused(monkeypatch):
+    monkeypatch.setenv("KINETICS_COMMIT", "main; rm -rf /")
+    with pytest.raises(InputError, match="KINETICS_COMMIT"):
+        provenance.git_commit()
+
+
+def test_enclosing_repository_is_not_ours(tmp_path, monkeypatch):
+    """A copy of the project inside another git checkout (as on the GPU machine) says 'unknown'."""
+    monkeypatch.delenv("KINETICS_COMMIT", raising=False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "other"], check=True)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    monkeypatch.setattr(provenance, "REPO_ROOT", copy)
+    assert provenance.git_commit() == "unknown"
+
+
+def test_own_checkout_commit(monkeypatch):
+    monkeypatch.delenv("KINETICS_COMMIT", raising=False)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=provenance.REPO_ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    assert provenance.git_commit().split("+")[0] == head
