@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run on the lent GPU (the device tool) from the repository root:
-#   KINETICS_COMMIT=<sha> bash benchmarks/attention_gpu.sh [tests] [tune] [quick|full]
-# Installs the carried FlashInfer wheels (.whl/), maps kernels/ to kinetics.kernels, checks the kernels against the
-# references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log under $OUT.
+#   KINETICS_COMMIT=<sha> [WHEELS=dir] bash benchmarks/attention_gpu.sh [tests] [tune] [quick|full] [summary]
+# Installs the carried FlashInfer wheels (WHEELS, default .whl/), maps kernels/ to kinetics.kernels, checks the
+# kernels against the references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log
+# under $OUT. The commit is recorded only from $KINETICS_COMMIT here: the copy has no .git of its own.
 set -euo pipefail
 export PYTHONUNBUFFERED=1 CUDA_HOME=/usr/local/cuda
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+  "${WHEELS:-.whl}"/*.whl
 export PYTHONPATH=/tmp/site:$PWD
 [ -e kinetics/kernels ] || ln -s ../kernels kinetics/kernels   # what pyproject's package-dir does on install
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -17,10 +19,10 @@ for step in "$@"; do
              tests/test_kernels.py 2>&1 | tail -5 ;;
     compile) python3 benchmarks/compile_check.py 2>&1 | grep -v -i warn ;;
     tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
-    quick) python3 -m kinetics.cli bench attention --quick --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
-    quick-no-layer) python3 -m kinetics.cli bench attention --quick --no-layer --out "$OUT/attention.json" \
-             > "$OUT/bench.log" 2>&1; tail -2 "$OUT/bench.log" ;;
+    quick) python3 -m kinetics.cli bench attention --quick --no-layer --out "$OUT/attention.json" \
+             > "$OUT/bench.log" 2>&1 || { tail -30 "$OUT/bench.log"; exit 1; } ;;
     summary) python3 benchmarks/summarize.py "$OUT/attention.json" ;;
-    full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log" ;;
+    full)  python3 -m kinetics.cli bench attention --out "$OUT/attention.json" > "$OUT/bench.log" 2>&1 \
+             || { tail -30 "$OUT/bench.log"; exit 1; } ;;
   esac
 done

@@ -30,14 +30,16 @@ def compile_one(fn, ints, pointers, constexprs):
 
 for radix in (1, 4):
     print("select_from_keys radix", radix, compile_one(
-        bt._select_from_keys_kernel, ["stride_kb", "stride_kh", "stride_ob", "stride_oh", "budget", "num_sink",
-                                      "out_width"],
-        {"keys_ptr": "*i32", "seq_lens_ptr": "*i32", "sel_ptr": "*i32"},
+        bt._select_from_keys_kernel, ["stride_kb", "stride_kh", "stride_ptb", "stride_ob", "stride_oh", "budget",
+                                      "num_sink", "out_width"],
+        {"keys_ptr": "*i32", "seq_lens_ptr": "*i32", "page_table_ptr": "*i32", "sel_ptr": "*i32",
+         "selp_ptr": "*i32"},
         dict(PAGE=16, PAGES_PAD=2048, OUT_PAD=128, RADIX_BITS=radix)))
     print("fused radix", radix, compile_one(
         bt._select_kernel, ["stride_qb", "stride_qh", "stride_sp", "stride_sh", "stride_ptb", "stride_ob", "stride_oh",
                             "budget", "num_sink", "out_width"],
-        {"q_ptr": "*bf16", "summ_ptr": "*bf16", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32", "sel_ptr": "*i32"},
+        {"q_ptr": "*bf16", "summ_ptr": "*bf16", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32", "sel_ptr": "*i32",
+         "selp_ptr": "*i32"},
         dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=128, PAGE=16, MINMAX=False, PAGES_PAD=2048, CHUNK=32, OUT_PAD=128,
              RADIX_BITS=radix)))
 
@@ -47,6 +49,6 @@ for radix in (1,):
         ["stride_qb", "stride_qh", "stride_kp", "stride_kt", "stride_kh", "stride_ptb", "stride_keyb", "stride_keyh",
          "stride_sb", "stride_sh", "stride_ob", "stride_oh", "budget", "num_sink", "out_width"],
         {"q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "keys_ptr": "*i32", "page_table_ptr": "*i32",
-         "seq_lens_ptr": "*i32", "sel_ptr": "*i32", "out_ptr": "*bf16", "qk_scale": "fp32"},
+         "seq_lens_ptr": "*i32", "sel_ptr": "*i32", "selp_ptr": "*i32", "out_ptr": "*bf16", "qk_scale": "fp32"},
         dict(GROUP=4, GROUP_PAD=16, HEAD_DIM=128, PAGE=16, PAGES_PAD=2048, OUT_PAD=128, RADIX_BITS=radix, BLOCK_N=32,
              UPCAST=False)))

@@ -3,9 +3,13 @@ import json
 import sys
 
 result = json.load(open(sys.argv[1]))
+print(f"timer: {result['provenance'].get('timer')}; commit {result['provenance']['commit']}")
 for r in result["shapes"]:
+    contenders = " ".join(f"{n} {c['total']['median_ms']:.3f}" if "total" in c else f"{n} failed"
+                          for n, c in r.get("contenders", {}).items())
     print(f"{r['rows']:5d} x {r['context']:6d} page {r['page_size']:2d} {r.get('page_order', '')[:4]} | "
-          f"select {r['ours_select']['median_ms']:.3f} attn {r['ours_sparse_attn']['median_ms']:.3f} | unfused "
-          f"{r['ours_topk_unfused']['median_ms']:.3f} fused {r['ours_topk_fused']['median_ms']:.3f} auto "
-          f"{r['ours_topk']['median_ms']:.3f} | anchor {r.get('anchor_total', {}).get('median_ms', float('nan')):.3f}"
-          f" | floor {r['floor_topk_ms']:.3f} -> {r['topk_over_floor']:.2f}x")
+          f"select {r['ours_select']['median_ms']:.3f} attn {r['ours_sparse_attn']['median_ms']:.3f} "
+          f"(FI {r.get('flashinfer_sparse_attn', {}).get('median_ms', float('nan')):.3f}) | fused "
+          f"{r['ours_topk_fused']['median_ms']:.3f} auto {r['ours_topk']['median_ms']:.3f} | {contenders} | "
+          f"floor {r['floor_topk_ms']:.3f} -> {r['topk_over_floor']:.2f}x | vs strongest "
+          f"{r.get('topk_vs_strongest', float('nan')):.2f}")

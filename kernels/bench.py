@@ -1,14 +1,17 @@
-"""`kinetics bench attention`: the Triton decode kernels against FlashInfer on a GPU, with provenance.
+"""`kinetics bench attention`: the Triton decode kernels against the strongest baselines on a GPU, with provenance.
 
 For each shape (rows = batch x KV heads, each row one KV head and `group` query heads, as the Kinetics authors split
-Qwen3 over 8 GPUs) it times, with CUDA events (warm-up, median of many runs, random data):
-  ours dense       paged_decode
-  FlashInfer dense BatchDecodeWithPagedKVCacheWrapper over the same pages
-  ours block top-k select_pages + sparse_paged_decode (selection included), and each part alone
-  anchor           torch selection (scores from the mean keys, torch.topk, pages written into FlashInfer's index
-                   buffer) + FlashInfer decode over those pages
-and reports bytes moved, achieved TB/s, the bytes floor (bytes / FlashInfer's dense bandwidth on this GPU),
-speedups and relative errors (against a float32 torch reference on a few rows, and against FlashInfer).
+Qwen3 over 8 GPUs) every contender is timed by one timer (TIMER below: `triton.testing.do_bench`, L2 cleared before
+every call, median of >= 50 calls, random data, shuffled page tables):
+  ours dense               paged_decode
+  FlashInfer dense         BatchDecodeWithPagedKVCacheWrapper, its CUDA-core and tensor-core paths (faster kept)
+  ours block top-k         block_topk_decode (selection included), and its two parts alone
+  selection + FlashInfer   four selections, each writing the same FlashInfer index buffer, then FlashInfer's decode
+                           over those pages: torch (one bmm over the whole per-request summary tensor, then slice,
+                           torch.topk, gather through the page table), the same compiled by torch.compile, torch
+                           scores + FlashInfer's own fused top-k + page-table transform, and our selection kernel
+The strongest contender is the fastest selection + FlashInfer; speedups are stated against it. The bytes floor is
+the bytes a step must move over FlashInfer's dense decode bandwidth measured in the same run.
 A layer benchmark times one Qwen3-8B decoder layer split per KV head (the authors' `benchmark/`), dense vs block
 top-k, in the authors' metric: decode tokens/s per GPU = batch / (layer time x 8 GPUs x 36 layers).
 
@@ -52,7 +55,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def register_attention(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="only the TARGETS.md shapes, fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="only the TARGETS.md shapes")
     parser.add_argument("--out", type=Path, default=None,
                         help="output JSON (default data/results/<device>/attention.json)")
     parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
@@ -64,24 +67,22 @@ def register_attention(parser: argparse.ArgumentParser) -> None:
 
 # ---- timing ---------------------------------------------------------------------------------------------------------
 
-def time_ms(fn, repeats: int = 30, warmup: int = 3) -> dict:
-    """Median (and spread) of `repeats` CUDA-event timings of fn() after `warmup` calls."""
-    import torch
+TIMER = ("triton.testing.do_bench: CUDA events around each call, L2 cleared (256 MB buffer written) before "
+         "every call; median of >= 50 calls after do_bench's warm-up")
 
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
+
+def time_ms(fn, min_runs: int = 50) -> dict:
+    """Median (and spread) of at least `min_runs` timed calls of fn() through triton.testing.do_bench (TIMER)."""
+    from triton.testing import do_bench
+
+    rep = 100.0
+    while True:
+        times = sorted(do_bench(fn, warmup=25, rep=rep, return_mode="all"))
+        if len(times) >= min_runs:
+            break
+        rep *= 1.3 * min_runs / len(times)
     return {"median_ms": statistics.median(times), "p10_ms": times[len(times) // 10],
-            "p90_ms": times[(9 * len(times)) // 10], "repeats": repeats}
+            "p90_ms": times[(9 * len(times)) // 10], "runs": len(times)}
 
 
 def copy_bandwidth_tbps() -> float:
@@ -90,7 +91,7 @@ def copy_bandwidth_tbps() -> float:
 
     src = torch.randn(2**29, device="cuda")  # 2 GiB of float32
     dst = torch.empty_like(src)
-    t = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
+    t = time_ms(lambda: dst.copy_(src))["median_ms"]
     return 2 * src.numel() * 4 / (t * 1e-3) / 1e12
 
 
@@ -165,18 +166,73 @@ def _flashinfer_wrapper(problem, indices, pages_per_row, workspace, tensor_cores
     return wrapper
 
 
-def torch_select_into(problem, compressed, top, indices_2d, dtype=None):
-    """The anchor's selection: mean-key scores summed over the group, torch.topk over all but the current page,
-    physical pages written into FlashInfer's index buffer (the current page stays in the last column)."""
+def torch_top_pages(q, compressed, page_table, top: int):
+    """The strongest torch selection we could write: one bmm over the whole per-request summary tensor
+    [rows, pages, D] (slicing the summaries first doubles its time), then slice off the current page, torch.topk,
+    and the physical pages through the page table. Returns [rows, top] int32."""
     import torch
 
-    q = problem.q.sum(1, keepdim=True) if dtype is None else problem.q.to(dtype).sum(1, keepdim=True)
-    scores = torch.bmm(compressed[:, :-1], q.transpose(1, 2)).squeeze(-1)
-    top_pages = scores.topk(top, dim=1, sorted=False).indices
-    indices_2d[:, :top] = torch.gather(problem.page_table, 1, top_pages)
+    scores = torch.bmm(compressed, q.sum(1)[:, :, None])[:, :, 0]
+    best = scores[:, :-1].topk(top, dim=1, sorted=False).indices
+    return torch.gather(page_table, 1, best)
 
 
-def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on, repeats, workspace,
+def selection_contenders(problem, top: int, workspace, tensor_cores: bool) -> dict:
+    """name -> (selection writing the FlashInfer index buffer, FlashInfer decode over it, the buffer).
+
+    Every buffer is [rows, top + 1]: `top` selected pages, then the current (last) page."""
+    import flashinfer
+    import torch
+
+    from kinetics.kernels import select_pages
+
+    pt = problem.page_table
+    compressed = problem.summaries[pt.long(), 0, 0].contiguous()  # the authors' per-request layout, given free
+    lengths = torch.full((problem.rows,), problem.pages_per_row - 1, dtype=torch.int32, device="cuda")
+    import torch._dynamo
+
+    torch._dynamo.reset()  # a fresh compile per shape (static shapes, no recompile limit)
+    compiled = torch.compile(torch_top_pages, fullgraph=True, dynamic=False)
+
+    def buffer():
+        indices = torch.empty(problem.rows, top + 1, dtype=torch.int32, device="cuda")
+        indices[:, -1] = pt[:, -1]
+        return indices
+
+    def ours(indices):
+        _, physical = select_pages(problem.q, problem.summaries, pt, problem.seq_lens, problem.page, top + 1,
+                                   num_sink_pages=0, validate=False, physical=True)
+        indices.copy_(physical[:, 0])
+
+    def flashinfer_topk(indices):
+        scores = torch.bmm(compressed, problem.q.sum(1)[:, :, None])[:, :, 0]
+        indices[:, :top] = flashinfer.top_k_page_table_transform(scores, pt, lengths, top)
+
+    selections = {
+        "torch": lambda indices: indices[:, :top].copy_(torch_top_pages(problem.q, compressed, pt, top)),
+        "torch_compiled": lambda indices: indices[:, :top].copy_(compiled(problem.q, compressed, pt, top)),
+        "flashinfer_topk": flashinfer_topk,
+        "ours_select": ours,
+    }
+    out = {}
+    for name, select in selections.items():
+        indices = buffer()
+        try:
+            select(indices)  # compiles / JIT-builds outside the timed region
+        except Exception as error:  # a contender that cannot run here is reported, not fatal
+            log.warning("contender %s failed: %r", name, error)
+            out[name] = error
+            continue
+        wrapper = _flashinfer_wrapper(problem, indices.reshape(-1), top + 1, workspace, tensor_cores)
+        out[name] = (lambda select=select, indices=indices: select(indices),
+                     lambda wrapper=wrapper: wrapper.run(problem.q, (problem.k, problem.v)), indices)
+    return out
+
+
+BASELINES = ("torch", "torch_compiled", "flashinfer_topk")  # the contenders that use none of our kernels
+
+
+def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on, runs, workspace,
                 shuffled=True):
     import torch
 
@@ -192,14 +248,20 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
            "dtype": str(dtype).replace("torch.", ""), "num_sink_pages": sink, "selector": problem.kind,
            "page_order": "shuffled" if shuffled else "contiguous"}
 
-    dense = lambda: paged_decode(q, k, v, pt, lens, validate=False)  # noqa: E731
-    select = lambda: select_pages(q, summ, pt, lens, page, budget, num_sink_pages=sink, validate=False)  # noqa: E731
-    sel = select()
-    sparse = lambda: sparse_paged_decode(q, k, v, pt, lens, sel, validate=False)  # noqa: E731
-    unfused = lambda: sparse_paged_decode(q, k, v, pt, lens, select(), validate=False)  # noqa: E731
-    fused = lambda: block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, validate=False,  # noqa
-                                      fused=True)[0]
-    topk = lambda: block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, validate=False)[0]  # noqa
+    def dense():
+        return paged_decode(q, k, v, pt, lens, validate=False)
+
+    def select():
+        return select_pages(q, summ, pt, lens, page, budget, num_sink_pages=sink, validate=False, physical=True)
+
+    sel, selp = select()
+
+    def sparse():
+        return sparse_paged_decode(q, k, v, pt, lens, sel, validate=False, selected_physical=selp)
+
+    def topk(fused=False):
+        return block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, validate=False,
+                                 fused=fused)[0]
 
     # correctness on this GPU: float32 torch on a few rows, our selection's pages
     ref_dense = _reference_rows(problem)
@@ -212,45 +274,41 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
     row["rel_err_topk_fused_vs_torch"] = _rel(out_fused[:len(ref_sparse)], ref_sparse)
     assert int((sel >= 0).sum(-1).min()) == min(selected_pages, problem.pages_per_row)
 
-    row["ours_dense"] = time_ms(dense, repeats)
-    row["ours_select"] = time_ms(select, repeats)
-    row["ours_sparse_attn"] = time_ms(sparse, repeats)
-    row["ours_topk_unfused"] = time_ms(unfused, repeats)
-    row["ours_topk_fused"] = time_ms(fused, repeats)
-    row["ours_topk"] = time_ms(topk, repeats)  # the API's default: block_topk_decode()
+    row["ours_dense"] = time_ms(dense, runs)
+    row["ours_select"] = time_ms(select, runs)
+    row["ours_sparse_attn"] = time_ms(sparse, runs)
+    row["ours_topk_fused"] = time_ms(lambda: topk(True), runs)
+    row["ours_topk"] = time_ms(topk, runs)  # the API's default: block_topk_decode()
 
     if flashinfer_on:
-        # FlashInfer's two decode paths (CUDA cores, the default; tensor cores): the faster one is the anchor
+        # FlashInfer's two decode paths (CUDA cores, the default; tensor cores): the faster one is the baseline
         for cores in (False, True):
             fi_dense = _flashinfer_wrapper(problem, pt.reshape(-1), problem.pages_per_row, workspace, cores)
             out_fi = fi_dense.run(q, (k, v))
             name = "tensor_cores" if cores else "cuda_cores"
             row[f"rel_err_dense_vs_flashinfer_{name}"] = _rel(out_dense, out_fi)
             row[f"rel_err_flashinfer_{name}_dense_vs_torch"] = _rel(out_fi[:len(ref_dense)], ref_dense)
-            row[f"flashinfer_dense_{name}"] = time_ms(lambda: fi_dense.run(q, (k, v)), repeats)
+            row[f"flashinfer_dense_{name}"] = time_ms(lambda: fi_dense.run(q, (k, v)), runs)
             del fi_dense, out_fi
         cores = row["flashinfer_dense_tensor_cores"]["median_ms"] < row["flashinfer_dense_cuda_cores"]["median_ms"]
         row["flashinfer_tensor_cores"] = cores
         row["flashinfer_dense"] = dict(row[f"flashinfer_dense_{'tensor_cores' if cores else 'cuda_cores'}"])
-        # FlashInfer over our selection (same pages): checks our sparse attention against FlashInfer's
-        indices = torch.gather(pt, 1, sel[:, 0].clamp(min=0).long()).contiguous()
-        fi_sparse = _flashinfer_wrapper(problem, indices.reshape(-1), selected_pages, workspace, cores)
-        row["rel_err_topk_vs_flashinfer"] = _rel(out_sparse, fi_sparse.run(q, (k, v)))
-        # the anchor: torch selection into the same index buffer, then FlashInfer
-        compressed = summ[pt.long(), 0, 0].contiguous()  # [rows, pages, D]: the authors' per-request layout
-        anchor_select = lambda: torch_select_into(problem, compressed, selected_pages - 1, indices)  # noqa: E731
-        anchor_attn = lambda: fi_sparse.run(q, (k, v))  # noqa: E731
-        exact = torch.empty_like(indices)
-        exact[:, -1] = indices[:, -1]
-        torch_select_into(problem, compressed.float(), selected_pages - 1, exact, torch.float32)
-        chosen_torch = torch.sort(exact, dim=1).values
-        chosen_ours = torch.sort(torch.gather(pt, 1, sel[:, 0].long()), dim=1).values
-        row["selection_agreement_fp32"] = float((chosen_torch == chosen_ours).float().mean())
-        del exact
-        row["anchor_select"] = time_ms(anchor_select, repeats)
-        row["flashinfer_sparse_attn"] = time_ms(anchor_attn, repeats)
-        row["anchor_total"] = time_ms(lambda: (anchor_select(), anchor_attn()), repeats)
-        del fi_sparse, compressed
+        contenders = selection_contenders(problem, selected_pages - 1, workspace, cores)
+        ours_pages = torch.sort(contenders["ours_select"][2], dim=1).values
+        row["contenders"] = {}
+        for name, contender in contenders.items():
+            if isinstance(contender, Exception):
+                row["contenders"][name] = {"error": repr(contender)[:300]}
+                continue
+            select_fn, attend_fn, indices = contender
+            out = attend_fn()
+            entry = {"select": time_ms(select_fn, runs), "attend": time_ms(attend_fn, runs),
+                     "total": time_ms(lambda: (select_fn(), attend_fn()), runs),
+                     "rel_err_vs_ours": _rel(out, out_sparse),
+                     "same_pages_as_ours": float((torch.sort(indices, dim=1).values == ours_pages).float().mean())}
+            row["contenders"][name] = entry
+        row["flashinfer_sparse_attn"] = dict(row["contenders"]["ours_select"]["attend"])  # FI over our pages
+        del contenders
 
     tokens = min(selected_pages, problem.pages_per_row) * page
     row["bytes_dense"] = problem.kv_bytes(context) + problem.io_bytes()
@@ -260,7 +318,8 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
                          ("flashinfer_dense_cuda_cores", row["bytes_dense"]),
                          ("flashinfer_dense_tensor_cores", row["bytes_dense"]),
                          ("ours_topk", row["bytes_topk"]), ("ours_topk_fused", row["bytes_topk"]),
-                         ("ours_topk_unfused", row["bytes_topk"]), ("ours_sparse_attn", problem.kv_bytes(tokens)),
+                         ("ours_sparse_attn", problem.kv_bytes(tokens)),
+                         ("flashinfer_sparse_attn", problem.kv_bytes(tokens)),
                          ("ours_select", problem.summary_bytes())):
         if name in row:
             row[name]["tbps"] = nbytes / (row[name]["median_ms"] * 1e-3) / 1e12
@@ -268,18 +327,17 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
 
 
 def set_ceiling(result: dict) -> None:
-    """The practical ceiling: the best dense decode bandwidth of the run (FlashInfer's or ours, whichever is higher),
-    then every row's floors and ratios from it (TARGETS.md used FlashInfer's, which was the higher there)."""
-    fi = max((r["flashinfer_dense"]["tbps"] for r in result["shapes"] if "flashinfer_dense" in r), default=0.0)
-    ours = max(r["ours_dense"]["tbps"] for r in result["shapes"])
-    result["ceiling_tbps"] = max(fi, ours)
-    result["ceiling_source"] = ("FlashInfer dense decode" if fi >= ours else "our dense decode") + \
+    """The ceiling is FlashInfer's best dense decode bandwidth in this run (our own without FlashInfer), then every
+    row's floors and ratios from it."""
+    fi = [r["flashinfer_dense"]["tbps"] for r in result["shapes"] if "flashinfer_dense" in r]
+    result["ceiling_tbps"] = max(fi) if fi else max(r["ours_dense"]["tbps"] for r in result["shapes"])
+    result["ceiling_source"] = ("FlashInfer dense decode" if fi else "our dense decode (no FlashInfer)") + \
         ", best bandwidth in this run"
     finish_rows(result["shapes"], result["ceiling_tbps"])
 
 
 def finish_rows(rows: list[dict], ceiling_tbps: float) -> None:
-    """Floors and speedups once the ceiling (FlashInfer's best dense bandwidth in this run) is known."""
+    """Floors, the strongest contender and the speedups once the ceiling is known."""
     for row in rows:
         row["ceiling_tbps"] = ceiling_tbps
         row["floor_dense_ms"] = row["bytes_dense"] / (ceiling_tbps * 1e12) * 1e3
@@ -291,9 +349,16 @@ def finish_rows(rows: list[dict], ceiling_tbps: float) -> None:
             row["dense_vs_flashinfer"] = row["flashinfer_dense"]["median_ms"] / row["ours_dense"]["median_ms"]
             row["speedup_topk_vs_flashinfer_dense"] = (row["flashinfer_dense"]["median_ms"]
                                                        / row["ours_topk"]["median_ms"])
-            row["speedup_anchor_vs_flashinfer_dense"] = (row["flashinfer_dense"]["median_ms"]
-                                                         / row["anchor_total"]["median_ms"])
-            row["topk_vs_anchor"] = row["anchor_total"]["median_ms"] / row["ours_topk"]["median_ms"]
+            row["sparse_attn_vs_flashinfer"] = (row["flashinfer_sparse_attn"]["median_ms"]
+                                                / row["ours_sparse_attn"]["median_ms"])
+        if "contenders" in row:
+            totals = {name: row["contenders"][name]["total"]["median_ms"] for name in BASELINES
+                      if "total" in row["contenders"].get(name, {})}
+            strongest = min(totals, key=totals.get)
+            row["strongest"] = strongest
+            row["strongest_ms"] = totals[strongest]
+            row["topk_vs_strongest"] = totals[strongest] / row["ours_topk"]["median_ms"]
+            row["speedup_strongest_vs_flashinfer_dense"] = row["flashinfer_dense"]["median_ms"] / totals[strongest]
 
 
 def sweep_shapes(quick: bool) -> list[tuple]:
@@ -373,7 +438,7 @@ class Qwen3LayerShard:
         return x + (torch.nn.functional.silu(gate) * up) @ self.wdown
 
 
-def bench_layer(batch, context, page, budget, dtype, repeats) -> dict:
+def bench_layer(batch, context, page, budget, dtype, runs) -> dict:
     import torch
 
     row = {"batch": batch, "context": context, "page_size": page, "budget_pages": budget,
@@ -385,7 +450,7 @@ def bench_layer(batch, context, page, budget, dtype, repeats) -> dict:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             layer.step()
-        t = time_ms(graph.replay, repeats)
+        t = time_ms(graph.replay, runs)
         row[attention] = t
         row[f"{attention}_tokens_per_s"] = batch / (t["median_ms"] * 1e-3 * WORLD * LAYERS)
         del graph, layer
@@ -421,8 +486,8 @@ def _collect_resources(report: dict) -> None:
         report[name] = entries
 
 
-def tune(out: Path, repeats: int = 15) -> None:
-    """Time launch-parameter variants (kernels' CONFIG) at three TARGETS.md shapes; write a table to `out`."""
+def tune(out: Path, runs: int = 50) -> None:
+    """Time launch-parameter variants (kernels' CONFIG) at the TARGETS.md shapes; write a table to `out`."""
     import copy
     import itertools
 
@@ -432,78 +497,51 @@ def tune(out: Path, repeats: int = 15) -> None:
     pd = importlib.import_module("kinetics.kernels.paged_decode")
     base_bt, base_pd = copy.deepcopy(bt.CONFIG), copy.deepcopy(pd.CONFIG)
     rows_out = []
-    for rows, context, page, selected in [(2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 8192, 16, 65),
-                                          (2048, 32768, 64, 17)]:
+    for rows, context, page, selected in TARGET_SHAPES[1:3]:  # 2048 and 512 rows x 32k, page 16
         torch.cuda.empty_cache()
         p = Problem(rows, context, page, 4, torch.bfloat16)
-        sel = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
-                              validate=False, method="fused")
+        sel, selp = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
+                                    validate=False, physical=True)
         shape = {"rows": rows, "context": context, "page_size": page, "selected_pages": selected}
 
         def record(kernel, variant, fn, nbytes):
-            t = time_ms(fn, repeats)["median_ms"]
+            t = time_ms(fn, runs)["median_ms"]
             rows_out.append({**shape, "kernel": kernel, "variant": variant, "median_ms": t,
                              "tbps": nbytes / (t * 1e-3) / 1e12})
-            print(f"tune {rows} x {context} page {page}: {kernel} {variant}: {t:.3f} ms "
-                  f"{rows_out[-1]['tbps']:.2f} TB/s", flush=True)
-
-        def select(method):
-            return bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
-                                   validate=False, method=method)
 
         pages_pad = max(16, 1 << (p.pages_per_row - 1).bit_length())
         common = dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=HEAD_DIM, PAGE=page, MINMAX=False)
-        for chunk, warps, radix in itertools.product((32, 128), (4, 8), (1, 4)):
-            bt.CONFIG.update(copy.deepcopy(base_bt))
-            bt.CONFIG["fused_chunk"][HEAD_DIM], bt.CONFIG["fused_warps"], bt.CONFIG["radix_bits"] = chunk, warps, radix
-            assert torch.equal(select("fused"), sel)
-            record("select_fused", f"chunk={chunk} warps={warps} radix={radix}", lambda: select("fused"),
-                   p.summary_bytes())
-        for chunk, warps in itertools.product((64, 128, 256), (2, 4, 8)):
-            bt.CONFIG.update(copy.deepcopy(base_bt))
+        for chunk, warps in itertools.product((32, 64, 128), (2, 4, 8)):
             bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
             record("score_pass", f"chunk={chunk} warps={warps}", lambda: bt._score_pass(
                 p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common), p.summary_bytes())
         bt.CONFIG.update(copy.deepcopy(base_bt))
         keys = bt._score_pass(p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common)
-        chosen = torch.empty_like(sel)
-        for radix, warps in itertools.product((1, 4), (4, 8, 16)):
-            bt.CONFIG["radix_bits"], bt.CONFIG["select_warps"] = radix, warps
-            bt._select_pass(keys, p.seq_lens, chosen, selected, 0, page)
+        chosen, chosen_phys = torch.empty_like(sel), torch.empty_like(sel)
+        for warps in (2, 4, 8):
+            bt.CONFIG["select_warps"] = warps
+            bt._select_pass(keys, p.seq_lens, p.page_table, chosen, chosen_phys, selected, 0, page)
             assert torch.equal(chosen, sel)
-            record("select_pass", f"radix={radix} warps={warps}", lambda: bt._select_pass(
-                keys, p.seq_lens, chosen, selected, 0, page), keys.numel() * 4)
-        for chunk, warps, radix in itertools.product((64, 128), (2, 4), (1, 4)):
-            bt.CONFIG.update(copy.deepcopy(base_bt))
-            bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"], bt.CONFIG["radix_bits"] = chunk, warps, radix
-            assert torch.equal(select("two_pass"), sel)
-            record("select_two_pass", f"chunk={chunk} warps={warps} radix={radix}", lambda: select("two_pass"),
-                   p.summary_bytes())
+            record("select_pass", f"warps={warps}", lambda: bt._select_pass(
+                keys, p.seq_lens, p.page_table, chosen, chosen_phys, selected, 0, page), keys.numel() * 4)
         bt.CONFIG.update(copy.deepcopy(base_bt))
         kv = p.kv_bytes(selected * page)
-        for block_n, warps, stages, splits in itertools.product((32, 64), (4,), (2, 3), (1, 2)):
+        for block_n, warps, stages, splits in itertools.product((16, 32, 64), (4, 8), (2, 3, 4), (1,)):
             pd.CONFIG["sparse"] = {**base_pd["sparse"], "block_n": {}, "block_n_default": block_n, "warps": {},
                                    "warps_default": warps, "stages": stages}
             record("sparse_attn", f"block_n={block_n} warps={warps} stages={stages} splits={splits}",
                    lambda: pd.sparse_paged_decode(p.q, p.k, p.v, p.page_table, p.seq_lens, sel, validate=False,
-                                                  num_splits=splits), kv)
+                                                  num_splits=splits, selected_physical=selp), kv)
         pd.CONFIG.update(copy.deepcopy(base_pd))
-        if rows == 0:  # dense variants: measured once (kernels/NOTES.md), off to save device time
-            for block_n, stages in itertools.product((32, 64, 128), (2, 3, 4)):
-                pd.CONFIG["dense"] = {**base_pd["dense"], "block_n": {}, "block_n_default": block_n,
-                                      "stages": stages}
-                record("dense", f"block_n={block_n} stages={stages}", lambda: pd.paged_decode(
-                    p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False), p.kv_bytes(context))
-            pd.CONFIG.update(copy.deepcopy(base_pd))
         del p
-    out.write_text(json.dumps(rows_out, indent=1))
+        out.write_text(json.dumps(rows_out, indent=1))
     best = {}
     for r in rows_out:
         key = (r["rows"], r["context"], r["page_size"], r["kernel"])
         if key not in best or r["median_ms"] < best[key]["median_ms"]:
             best[key] = r
     for (rows, context, page, kernel), r in sorted(best.items()):
-        print(f"best {kernel:16s} {rows:5d} x {context:6d} page {page:2d}: {r['variant']:32s} {r['median_ms']:.3f} ms "
+        print(f"best {kernel:12s} {rows:5d} x {context:6d} page {page:2d}: {r['variant']:40s} {r['median_ms']:.3f} ms "
               f"{r['tbps']:.2f} TB/s")
 
 
@@ -527,10 +565,10 @@ def run_attention(args) -> int:
         tune(out.with_name("tune.json"))
         return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
-    repeats = 15 if args.quick else 30
+    runs = 50
     layer_shapes = [] if args.no_layer else ([(256, 8192), (256, 32768)] if args.quick else
                                              [(256, 8192), (256, 16384), (256, 32768), (1024, 8192), (1024, 32768)])
-    result = measure(sweep_shapes(args.quick), flashinfer_on, repeats, layer_shapes, command)
+    result = measure(sweep_shapes(args.quick), flashinfer_on, runs, layer_shapes, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print_table(result, sys.stdout)
@@ -538,7 +576,7 @@ def run_attention(args) -> int:
     return 0
 
 
-def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: str) -> dict:
+def measure(shapes, flashinfer_on: bool, runs: int, layer_shapes, command: str) -> dict:
     """Time every shape (and the layer benchmark); the result dict that `kinetics bench attention` saves."""
     import torch
 
@@ -546,22 +584,22 @@ def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: st
 
     dtype = torch.bfloat16
     workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
-    result = {"provenance": provenance(command), "copy_tbps": copy_bandwidth_tbps(), "shapes": [],
-              "layer": []}
+    result = {"provenance": {**provenance(command), "timer": TIMER}, "copy_tbps": copy_bandwidth_tbps(),
+              "shapes": [], "layer": []}
     log.info("device-to-device copy: %.2f TB/s", result["copy_tbps"])
     for rows, context, page, selected, group, shuffled in shapes:
-        row = bench_shape(rows, context, page, selected, group, dtype, flashinfer_on, repeats, workspace, shuffled)
+        row = bench_shape(rows, context, page, selected, group, dtype, flashinfer_on, runs, workspace, shuffled)
         result["shapes"].append(row)
+        totals = {n: f"{c['total']['median_ms']:.3f}" for n, c in row.get("contenders", {}).items()}
         log.info("rows %5d ctx %6d page %2d sel %3d g %d | dense %.3f ms (FI %s) | top-k %.3f ms (sel %.3f + "
-                 "attn %.3f; anchor %s) | err %.1e", rows, context, page, selected, group,
+                 "attn %.3f) | selection + FlashInfer %s | err %.1e", rows, context, page, selected, group,
                  row["ours_dense"]["median_ms"], f"{row['flashinfer_dense']['median_ms']:.3f}" if flashinfer_on
                  else "-", row["ours_topk"]["median_ms"], row["ours_select"]["median_ms"],
-                 row["ours_sparse_attn"]["median_ms"],
-                 f"{row['anchor_total']['median_ms']:.3f}" if flashinfer_on else "-",
+                 row["ours_sparse_attn"]["median_ms"], totals,
                  max(row["rel_err_dense_vs_torch"], row["rel_err_topk_vs_torch"]))
     set_ceiling(result)
     for batch, context in layer_shapes:
-        row = bench_layer(batch, context, 16, 65, dtype, repeats)
+        row = bench_layer(batch, context, 16, 65, dtype, runs)
         result["layer"].append(row)
         log.info("layer B %d ctx %d: dense %.0f tok/s, block top-k %.0f tok/s (%.2fx)", batch, context,
                  row["dense_tokens_per_s"], row["block_topk_tokens_per_s"], row["speedup"])
@@ -572,20 +610,19 @@ def measure(shapes, flashinfer_on: bool, repeats: int, layer_shapes, command: st
 
 
 def print_table(result: dict, stream) -> None:
+    nan = float("nan")
     print(f"ceiling {result['ceiling_tbps']:.2f} TB/s ({result['ceiling_source']}); copy {result['copy_tbps']:.2f}",
           file=stream)
-    print(" rows   ctx pg sel g | dense ms  TB/s  FI ms  ours/FI | topk ms sel ms  floor x  anchor ms  vs dense "
-          "vs anchor | err", file=stream)
+    print(" rows   ctx pg sel | dense   FI ms ours/FI | topk ms  sel  attn FIattn floor x | strongest      ms  "
+          "ours/strongest | err", file=stream)
     for r in result["shapes"]:
-        fi = r.get("flashinfer_dense", {}).get("median_ms", float("nan"))
-        anchor = r.get("anchor_total", {}).get("median_ms", float("nan"))
-        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d} {r['group']}"
-              f"{'c' if r['page_order'] == 'contiguous' else ' '}| "
-              f"{r['ours_dense']['median_ms']:7.3f} {r['ours_dense']['tbps']:5.2f} {fi:6.3f} "
-              f"{r.get('dense_vs_flashinfer', float('nan')):7.2f} | {r['ours_topk']['median_ms']:7.3f} "
-              f"{r['ours_select']['median_ms']:6.3f} {r['topk_over_floor']:7.2f} {anchor:9.3f} "
-              f"{r.get('speedup_topk_vs_flashinfer_dense', float('nan')):8.1f} "
-              f"{r.get('topk_vs_anchor', float('nan')):9.2f}"
+        fi = r.get("flashinfer_dense", {}).get("median_ms", nan)
+        print(f"{r['rows']:5d} {r['context']:5d} {r['page_size']:2d} {r['selected_pages']:3d}"
+              f"{'c' if r['page_order'] == 'contiguous' else ' '}| {r['ours_dense']['median_ms']:6.3f} {fi:6.3f} "
+              f"{r.get('dense_vs_flashinfer', nan):6.2f} | {r['ours_topk']['median_ms']:6.3f} "
+              f"{r['ours_select']['median_ms']:5.3f} {r['ours_sparse_attn']['median_ms']:5.3f} "
+              f"{r.get('flashinfer_sparse_attn', {}).get('median_ms', nan):5.3f} {r['topk_over_floor']:6.2f} | "
+              f"{r.get('strongest', '-'):15s} {r.get('strongest_ms', nan):5.3f} {r.get('topk_vs_strongest', nan):6.2f}"
               f" | {max(r['rel_err_dense_vs_torch'], r['rel_err_topk_vs_torch']):.1e}", file=stream)
     for r in result["layer"]:
         print(f"layer B {r['batch']} ctx {r['context']}: dense {r['dense_tokens_per_s']:.0f} tok/s/GPU, "

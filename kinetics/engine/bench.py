@@ -57,11 +57,11 @@ def measure_ceilings() -> dict:
     n = 1 << 30  # 2 GiB of bf16
     src = torch.randn(n, dtype=torch.bfloat16, device="cuda")
     dst = torch.empty_like(src)
-    copy_ms = time_ms(lambda: dst.copy_(src), repeats=20)["median_ms"]
+    copy_ms = time_ms(lambda: dst.copy_(src))["median_ms"]
     del src, dst
     a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     b = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
-    mm_ms = time_ms(lambda: a @ b, repeats=20)["median_ms"]
+    mm_ms = time_ms(lambda: a @ b)["median_ms"]
     del a, b
     torch.cuda.empty_cache()
     return {"copy_tbps": 2 * n * 2 / (copy_ms * 1e-3) / 1e12, "copy_ms": copy_ms,
@@ -290,7 +290,7 @@ def _time_step(runner, batch: int, context: int, pages_each: int) -> float:
         runner.graphs[size].replay()
         runner.model.logits(runner._static_hidden[size][:batch]).argmax(-1)
 
-    return time_ms(step, repeats=10, warmup=2)["median_ms"]
+    return time_ms(step, min_runs=10)["median_ms"]
 
 
 # ---- driver ---------------------------------------------------------------------------------------------------------
