@@ -38,7 +38,7 @@ Functions
   decode attention over the selected pages only. With ``budget >= ceil(seq_len / page_size)`` it equals
   ``paged_decode``.
 - ``block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind=None,
-  num_sink_pages=1, ..., fused=False) -> (out, selected)``: selection then sparse decode (``fused=True``: the
+  num_sink_pages=1, ..., fused="auto") -> (out, selected)``: selection then sparse decode (``fused=True``: the
   top-k and the attention in one kernel after the score pass).
 
 Every function checks its inputs before launching (dtype, contiguity, shapes, head_dim, budget, page-table entries

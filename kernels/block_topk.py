@@ -227,7 +227,7 @@ def _kind_of(summaries, kind):
 # Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
 CONFIG = {"fused_chunk": {16: 128, 32: 128, 64: 128, 128: 128, 256: 32}, "fused_warps": 8, "fused_max_pages": 512,
           "score_chunk": {16: 64, 32: 64, 64: 64, 128: 64, 256: 32}, "score_warps": 2, "select_warps": 4,
-          "radix_bits": 1, "fused_min_rows_per_sm": 4}
+          "radix_bits": 1, "fused_min_rows_per_sm": 1}
 
 
 def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int, kind: str | None = None,
@@ -320,13 +320,13 @@ def _select_pass(keys, seq_lens, page_table, selected, selected_physical, budget
 
 def block_topk_decode(q, k_cache, v_cache, page_table, seq_lens, summaries, budget: int, kind: str | None = None,
                       num_sink_pages: int = 1, sm_scale=None, num_splits=None, validate=True, method="auto",
-                      fused=False):
+                      fused="auto"):
     """Select pages from the summaries, then attend to them: returns (out like q, selected).
 
     fused=True runs the scores as their own pass and the top-k and the attention in one kernel (one program per
-    (sequence, KV head), no split-K). On H100 it measured as fast as the separate kernels, not faster
-    (kernels/NOTES.md), so the default keeps the separate kernels, which also split long selections (split-K);
-    "auto" picks the fused kernel only with many rows and many pages (CONFIG["fused_min_rows_per_sm"]).
+    (sequence, KV head), no split-K). On the H200 it measured faster than the separate kernels once the rows fill
+    the GPU (kernels/NOTES.md); "auto" picks it with at least CONFIG["fused_min_rows_per_sm"] rows per
+    multiprocessor and keeps the separate kernels (which split long selections, split-K) below that.
     """
     _checks.check_cache(k_cache, v_cache)
     if fused not in ("auto", True, False):
@@ -349,7 +349,7 @@ def _fused_pays(q, page_table, page_size, summaries) -> bool:
         return False
     rows = q.shape[0] * summaries.shape[1]
     sms = torch.cuda.get_device_properties(q.device).multi_processor_count
-    return rows >= CONFIG["fused_min_rows_per_sm"] * sms and page_table.shape[1] > CONFIG["fused_max_pages"]
+    return rows >= CONFIG["fused_min_rows_per_sm"] * sms
 
 
 def _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget, kind, num_sink_pages, sm_scale,
