@@ -35,13 +35,17 @@ class ForwardMeta:
     recompute_table: torch.Tensor | None = None   # [R, W] page table of each row's request
     recompute_lens: torch.Tensor | None = None    # [R] context length seen by each row (position + 1)
     int32: dict = field(default_factory=dict)      # int32 copies for the Triton kernels, made once per pass
+    dense: bool = False                           # decode: attend densely this step (AttentionConfig.dense_below)
 
 
 class PagedKVCache:
-    """Per-layer K and V pages (and page summaries for block top-k)."""
+    """Per-layer K and V pages (and page summaries for block top-k).
+
+    Summaries are float32 running sums on the torch path and, with the Triton kernels, each page's mean key in
+    the cache's dtype (recomputed by one kernel; half the bytes selection reads in bf16)."""
 
     def __init__(self, model: ModelConfig, attention: AttentionConfig, num_pages: int,
-                 dtype: torch.dtype, device: torch.device):
+                 dtype: torch.dtype, device: torch.device, summary_dtype: torch.dtype = torch.float32):
         shape = (num_pages + 1, attention.page_size, model.num_key_value_heads, model.head_dim)
         self.num_pages, self.page_size = num_pages, attention.page_size
         self.scratch_page = num_pages
@@ -49,14 +53,15 @@ class PagedKVCache:
         self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(model.num_hidden_layers)]
         sparse_layers = [i for i in range(model.num_hidden_layers) if attention.sparse_layer(i)]
         sum_shape = (num_pages + 1, model.num_key_value_heads, model.head_dim)
-        self.ksum = {i: torch.zeros(sum_shape, dtype=torch.float32, device=device) for i in sparse_layers}
+        self.ksum = {i: torch.zeros(sum_shape, dtype=summary_dtype, device=device) for i in sparse_layers}
 
     @staticmethod
-    def bytes_per_page(model: ModelConfig, attention: AttentionConfig, dtype: torch.dtype) -> int:
+    def bytes_per_page(model: ModelConfig, attention: AttentionConfig, dtype: torch.dtype,
+                       summary_dtype: torch.dtype = torch.float32) -> int:
         element = torch.finfo(dtype).bits // 8
         kv = 2 * model.num_hidden_layers * attention.page_size * model.num_key_value_heads * model.head_dim * element
         sparse = sum(attention.sparse_layer(i) for i in range(model.num_hidden_layers))
-        return kv + sparse * model.num_key_value_heads * model.head_dim * 4
+        return kv + sparse * model.num_key_value_heads * model.head_dim * (torch.finfo(summary_dtype).bits // 8)
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, meta: ForwardMeta, kernels=None) -> None:
         """Store this step's keys and values [T, Hkv, D] at their slots; keep the page summaries current.
@@ -194,7 +199,7 @@ class Attention:
         if self.kernels is not None and not meta.int32:
             meta.int32 = self._int32_tables(meta)
         self.cache.write(layer, k, v, meta, self.kernels)
-        sparse = self.config.sparse_layer(layer)
+        sparse = self.config.sparse_layer(layer) and not meta.dense
         if meta.is_prefill:
             out = prefill_attention(q, self.cache, layer, meta, self.scale)
             if sparse and meta.recompute_rows is not None:

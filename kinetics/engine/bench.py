@@ -8,7 +8,11 @@ targets   TARGETS.md's workload: Qwen3-0.6B shape (random weights), prompt 128, 
 replay    AIME24 Qwen3-8B trace lengths (a workload JSON or the trace tables) replayed dense and block top-k.
 validate  the cost model against the clock: one decode step (CUDA graph replay + logits + argmax) timed over a grid
           of model shapes, batch sizes and contexts, dense and block top-k, against kinetics.cost's prediction for
-          the same step with the ceilings measured in this run.
+          the same step with the ceilings measured in this run; the step-time model is fitted on half the grid
+          and scored on the other half (step_model.json beside the output: the calibration of this GPU).
+saturated the steady state of a full KV cache: a snapshot of AIME24 Qwen3-8B requests caught at uniform points of
+          their recorded generations, as many as fill the cache, decoded for --saturated-steps steps, block top-k
+          (budget 1024, page 16) and dense on the same snapshot.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from kinetics.kernels.bench import time_ms
 
 log = logging.getLogger(__name__)
 
-PARTS = ("targets", "replay", "validate")
+PARTS = ("targets", "replay", "validate", "saturated")
 VALIDATE_MODELS = ("qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b")
 VALIDATE_BATCHES = (1, 8, 32, 128, 256)
 VALIDATE_CONTEXTS = (1024, 4096, 16384, 32768)
@@ -44,6 +48,12 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validate-seconds", type=float, default=240,
                         help="validate: start no new model after this many seconds (default 240)")
     parser.add_argument("--validate-attention", default="dense,blocktopk", help="validate: which attention kinds")
+    parser.add_argument("--saturated-steps", type=int, default=250,
+                        help="saturated: decode steps in the measured window (default 250)")
+    parser.add_argument("--saturated-fill", type=float, default=0.97,
+                        help="saturated: share of the KV cache the snapshot fills at the end of the window")
+    parser.add_argument("--saturated-model", default="qwen3-8b", help="saturated: model shape (default qwen3-8b)")
+    parser.add_argument("--validate-models", default=",".join(VALIDATE_MODELS), help="validate: model shapes")
     parser.add_argument("--quick", action="store_true", help="a small version of every part (a smoke test)")
     parser.set_defaults(func=run)
 
@@ -195,6 +205,42 @@ def bench_replay(ceilings: dict, workload_source, problems: int, trials: int, sc
     return rows
 
 
+# ---- (b2) a saturated cache ----------------------------------------------------------------------------------------
+
+def bench_saturated(workload_source, model: str, trials: int, steps: int, fill: float, quick: bool) -> list[dict]:
+    """Block top-k (budget 1024, page 16) and dense on one snapshot of a full cache (kinetics.engine.replay)."""
+    from kinetics.engine import LLM, AttentionConfig
+    from kinetics.engine.replay import load_workload, saturated_replay, saturated_snapshot
+    from kinetics.models import get_model
+
+    model = "qwen3-0.6b" if quick else model
+    workload = load_workload(workload_source, "qwen3-8b", "aime24", trials, None, length_scale=0.05 if quick else 1.0)
+    longest = max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems)
+    rows, snapshot, num_pages = [], None, None
+    # block top-k first: its summaries take memory, so its page count bounds both runs (the same snapshot)
+    for attention in (AttentionConfig(kind="blocktopk", budget=1024, page_size=16), AttentionConfig()):
+        llm = LLM(get_model(model).config, device="cuda", seed=0, attention=attention,
+                  max_model_len=longest + 2 * attention.page_size, num_pages=num_pages)
+        if snapshot is None:
+            num_pages = llm.runner.num_pages
+            snapshot = saturated_snapshot(workload, num_pages, attention.page_size, steps, fill,
+                                          llm.engine_config.max_num_seqs)
+        row = saturated_replay(llm, snapshot)
+        row["model"] = model
+        row["workload"] = {k: v for k, v in workload.__dict__.items() if k != "problems"}
+        rows.append(row)
+        st = row["steady"]
+        log.info("saturated %s %s: %d requests, steady %.0f tok/s over %d steps (batch %.0f, occupancy %.2f-%.2f)",
+                 model, attention.kind, row["requests"], st["tokens_per_s"], st["decode_steps"], st["mean_batch"],
+                 st["occupancy_min"], st["occupancy_max"])
+        del llm
+        _release()
+    dense = rows[-1]["steady"]["tokens_per_s"]
+    for row in rows:
+        row["steady_speedup_vs_dense"] = row["steady"]["tokens_per_s"] / dense
+    return rows
+
+
 # ---- (c) cost model vs clock --------------------------------------------------------------------------------------
 
 def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict:
@@ -212,7 +258,7 @@ def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict
 
 
 def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
-                   kinds: tuple[str, ...] = ("dense", "blocktopk")) -> dict:
+                   kinds: tuple[str, ...] = ("dense", "blocktopk"), models: tuple[str, ...] = VALIDATE_MODELS) -> dict:
     import torch
 
     from kinetics.engine import LLM, AttentionConfig
@@ -221,7 +267,7 @@ def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
     from kinetics.models import get_model
 
     hardware = hardware_from_numbers(ceilings["matmul_tflops"], ceilings["copy_tbps"], name="measured")
-    models = ("qwen3-0.6b",) if quick else VALIDATE_MODELS
+    models = ("qwen3-0.6b",) if quick else models
     batches = (1, 8) if quick else VALIDATE_BATCHES
     contexts = (1024, 4096) if quick else VALIDATE_CONTEXTS
     points, skipped = [], []
@@ -288,7 +334,7 @@ def _time_step(runner, batch: int, context: int, pages_each: int) -> float:
     @torch.inference_mode()
     def step():
         runner.graphs[size].replay()
-        runner.model.logits(runner._static_hidden[size][:batch]).argmax(-1)
+        runner.model.logits(runner._static_hidden[False, size][:batch]).argmax(-1)
 
     return time_ms(step, min_runs=10)["median_ms"]
 
@@ -328,10 +374,14 @@ def run(args) -> int:
             result["replay"] = bench_replay(result["ceilings"], args.workload, 2 if args.quick else
                                             args.replay_problems, args.replay_trials,
                                             0.02 if args.quick else args.replay_scale, args.quick)
+        elif part == "saturated":
+            result["saturated"] = bench_saturated(args.workload, args.saturated_model, args.replay_trials,
+                                                  args.saturated_steps, args.saturated_fill, args.quick)
         else:
             result["validate"] = bench_validate(result["ceilings"], args.quick,
                                                 deadline=time.perf_counter() + args.validate_seconds,
-                                                kinds=tuple(args.validate_attention.split(",")))
+                                                kinds=tuple(args.validate_attention.split(",")),
+                                                models=tuple(args.validate_models.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
         save()
     _summary(result)
@@ -350,6 +400,11 @@ def _summary(result: dict) -> None:
         print(f"replay   {row['model']} {a['kind']:<9} page {a['page_size']:>2}: {row['tokens_per_s']:>9,.0f} tok/s, "
               f"{row['wall_s']:.1f} s, {row['speedup_vs_dense']:.2f}x dense, peak pages {row['stats']['peak_pages']}, "
               f"preemptions {row['stats']['preemptions']}, predicted {row['predicted'].get('seconds', 0):.1f} s")
+    for row in result.get("saturated", []):
+        st = row["steady"]
+        print(f"saturated {row['model']} {row['attention']['kind']:<9}: {st['tokens_per_s']:>9,.0f} tok/s steady over "
+              f"{st['decode_steps']} steps ({row['steady_speedup_vs_dense']:.2f}x dense), batch {st['mean_batch']:.0f}, "
+              f"occupancy {st['occupancy_min']:.2f}-{st['occupancy_max']:.2f}")
     v = result.get("validate")
     if v:
         print(f"validate {len(v['points'])} points: MAPE {100 * v['mape']:.1f}% "

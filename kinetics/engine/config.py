@@ -178,6 +178,8 @@ class AttentionConfig:
     kept: the ones holding the first `sinks` tokens and the page being written. A context of at most `budget`
     tokens is attended densely (so budget >= context equals dense). The first `dense_layers` layers stay dense
     (the authors' LiteSys keeps layer 0 dense). Prefill is always dense: sparsity is a decode-time saving.
+    A decode step whose longest context is below `dense_below` tokens runs dense (selection has a fixed cost per
+    layer and step that short contexts do not repay; 0 = never).
     """
 
     kind: str = "dense"
@@ -185,6 +187,7 @@ class AttentionConfig:
     page_size: int = 16
     sinks: int = 0
     dense_layers: int = 0
+    dense_below: int = 0
 
     def __post_init__(self):
         if self.kind not in ("dense", "blocktopk"):
@@ -193,8 +196,8 @@ class AttentionConfig:
             raise InputError(f"page_size must be a positive power of two, got {self.page_size}")
         if self.kind == "blocktopk" and self.budget < 2 * self.page_size:
             raise InputError(f"budget {self.budget} must be at least two pages (2 x page_size {self.page_size})")
-        if self.sinks < 0 or self.dense_layers < 0:
-            raise InputError("sinks and dense_layers must be >= 0")
+        if self.sinks < 0 or self.dense_layers < 0 or self.dense_below < 0:
+            raise InputError("sinks, dense_layers and dense_below must be >= 0")
 
     @property
     def pages_per_step(self) -> int:

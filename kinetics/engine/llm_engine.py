@@ -38,7 +38,8 @@ class GenerationStats:
     peak_pages: int
     num_pages: int
     page_size: int
-    # per step: requests decoded (0 for a prefill step) and KV pages in use; left out of as_dict()
+    # per step: requests decoded (0 for a prefill step), KV pages in use and the time the step ended (seconds
+    # from the start); left out of as_dict()
     timeline: dict = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
@@ -105,6 +106,7 @@ class LLM:
                 scheduler.add(seq)
         total = sum(seq.limit for seq in seqs if seq.error is None)
         bar = _progress(total, progress)
+        step_end: list[float] = []      # seconds since start at the end of each step (sampling syncs the GPU)
         start = time.perf_counter()
         while scheduler.has_work():
             batch = scheduler.schedule()
@@ -116,6 +118,7 @@ class LLM:
                 if seq.params.return_logits:
                     seq.logits.append(logits[row].cpu())
             now = time.perf_counter() - start
+            step_end.append(now)
             for seq in scheduler.postprocess(batch):
                 seq.finished_at = now
             if bar is not None:
@@ -131,6 +134,7 @@ class LLM:
                 seq.finish_reason, seq.error, seq.preemptions, seq.logits if seq.params.return_logits else None,
                 seq.finished_at)
         self.last_stats = self._stats(seqs, scheduler, allocator, wall)
+        self.last_stats.timeline["step_end_s"] = step_end
         return [outputs[seq.seq_id] for seq in seqs]
 
     def _new_sequence(self, prompt, params: SamplingParams) -> Sequence:

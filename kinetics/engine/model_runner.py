@@ -39,15 +39,23 @@ class ModelRunner:
         self.num_pages = self._num_pages(max_len)
         self.max_model_len = min(max_len, self.num_pages * page)
         self.max_pages_per_seq = pages_for(self.max_model_len, page)
-        self.cache = PagedKVCache(model_config, attention_config, self.num_pages, dtype, device)
-        backend = engine_config.attention_backend
-        use_triton = backend == "triton" or (backend == "auto" and device.type == "cuda")
-        self.attention = Attention(model_config, attention_config, self.cache, use_triton)
-        if backend == "triton" and self.attention.kernels is None:
+        self.cache = PagedKVCache(model_config, attention_config, self.num_pages, dtype, device,
+                                  summary_dtype=self._summary_dtype())
+        self.attention = Attention(model_config, attention_config, self.cache, self._use_triton())
+        if engine_config.attention_backend == "triton" and self.attention.kernels is None:
             raise InputError("attention_backend='triton' asked for, but kinetics.kernels cannot be imported")
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        self.dense_graphs: dict[int, torch.cuda.CUDAGraph] = {}   # AttentionConfig.dense_below steps
         if device.type == "cuda" and engine_config.cuda_graphs and not model_config.is_moe:
             self._capture_graphs()
+
+    def _use_triton(self) -> bool:
+        backend = self.engine_config.attention_backend
+        return backend == "triton" or (backend == "auto" and self.device.type == "cuda")
+
+    def _summary_dtype(self) -> torch.dtype:
+        """Page summaries: the kernels' mean keys in the cache dtype, or the torch path's float32 sums."""
+        return self.dtype if self._use_triton() else torch.float32
 
     def _num_pages(self, max_len: int) -> int:
         cfg, page = self.engine_config, self.attention_config.page_size
@@ -60,7 +68,8 @@ class ModelRunner:
         torch.cuda.synchronize(self.device)
         free, total = torch.cuda.mem_get_info(self.device)
         reserve = total * (1 - cfg.gpu_memory_utilization) + self._activation_bytes()
-        per_page = PagedKVCache.bytes_per_page(self.model_config, self.attention_config, self.dtype)
+        per_page = PagedKVCache.bytes_per_page(self.model_config, self.attention_config, self.dtype,
+                                               self._summary_dtype())
         pages = int((free - reserve) // per_page)
         if pages < pages_for(max_len, page):
             pages = max(pages, 1)
@@ -142,18 +151,20 @@ class ModelRunner:
                 return hidden.new_empty(0, self.model_config.vocab_size, dtype=torch.float32)
             return self.model.logits(hidden[torch.tensor(sample_rows, device=self.device)])
         b = len(batch.seqs)
-        size = next((s for s in sorted(self.graphs) if s >= b), None)
+        dense = max(len(seq) for seq in batch.seqs) < self.attention_config.dense_below
+        graphs = self.dense_graphs if dense and self.dense_graphs else self.graphs
+        size = next((s for s in sorted(graphs) if s >= b), None)
         if size is None:
             width = max(len(seq.pages) for seq in batch.seqs)
             ids, positions, slots, table, lens = (self._tensor(a) for a in self._decode_arrays(batch, b, width))
-            meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens)
+            meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens, dense=dense)
             hidden = self.model(ids, positions, self.attention, meta)
             return self.model.logits(hidden)
         arrays = self._decode_arrays(batch, size, self.max_pages_per_seq)
         for buffer, array in zip(self._static_inputs, arrays):
             buffer[:size].copy_(torch.from_numpy(array), non_blocking=True)
-        self.graphs[size].replay()
-        return self.model.logits(self._static_hidden[size][:b])
+        graphs[size].replay()
+        return self.model.logits(self._static_hidden[graphs is self.dense_graphs, size][:b])
 
     def _capture_graphs(self) -> None:
         cfg = self.engine_config
@@ -170,22 +181,29 @@ class ModelRunner:
             torch.full((rows, width), scratch, dtype=torch.int64, device=self.device),     # page table
             torch.ones(rows, dtype=torch.int64, device=self.device),                       # context lengths
         ]
-        self._static_hidden: dict[int, torch.Tensor] = {}
+        self._static_hidden: dict[tuple[bool, int], torch.Tensor] = {}   # (dense fallback?, size)
         pool = None
+        # block top-k with a dense fallback gets a second set of graphs (same inputs, dense attention); both keep
+        # the page summaries current, since the cache write is in every graph
+        modes = [(False, self.graphs)] + ([(True, self.dense_graphs)] if self.attention_config.dense_below
+                                          and self.attention_config.kind != "dense" else [])
         with torch.inference_mode():
-            for size in sorted(sizes, reverse=True):
-                ids, positions, slots, table, lens = (t[:size] for t in self._static_inputs)
-                meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens)
-                for _ in range(2):     # warm-up outside the graph (Triton compiles, cuBLAS picks kernels)
-                    self.model(ids, positions, self.attention, meta)
-                torch.cuda.synchronize(self.device)
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, pool=pool):
-                    self._static_hidden[size] = self.model(ids, positions, self.attention, meta)
-                pool = graph.pool()
-                self.graphs[size] = graph
+            for dense, graphs in modes:
+                for size in sorted(sizes, reverse=True):
+                    ids, positions, slots, table, lens = (t[:size] for t in self._static_inputs)
+                    meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens,
+                                       dense=dense)
+                    for _ in range(2):     # warm-up outside the graph (Triton compiles, cuBLAS picks kernels)
+                        self.model(ids, positions, self.attention, meta)
+                    torch.cuda.synchronize(self.device)
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph, pool=pool):
+                        self._static_hidden[dense, size] = self.model(ids, positions, self.attention, meta)
+                    pool = graph.pool()
+                    graphs[size] = graph
         torch.cuda.synchronize(self.device)
-        log.info("captured %d decode CUDA graphs (batch sizes %s..%s)", len(sizes), min(sizes), max(sizes))
+        log.info("captured %d decode CUDA graphs (batch sizes %s..%s)", len(sizes) * len(modes), min(sizes),
+                 max(sizes))
 
     def check_request(self, prompt: list[int]) -> str | None:
         """Why a request cannot run here (None if it can)."""

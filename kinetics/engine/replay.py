@@ -216,3 +216,80 @@ def _hf_config(llm) -> dict:
         out.update(num_experts=c.num_experts, num_experts_per_tok=c.num_experts_per_tok,
                    moe_intermediate_size=c.moe_intermediate_size)
     return out
+
+
+# ---- a saturated cache: the steady state of a server that is never short of requests -------------------------------
+
+@dataclass
+class SnapshotRequest:
+    context: int          # tokens already in the cache when the window starts (prompt + tokens generated so far)
+    decode: int           # tokens it generates in the window (fewer when its recorded generation ends first)
+    query_id: int
+    recorded_gen: int     # its recorded generation length
+
+
+def saturated_snapshot(workload: ReplayWorkload, num_pages: int, page_size: int, decode_steps: int,
+                       fill: float = 0.97, max_seqs: int = 256, seed: int = 0) -> list[SnapshotRequest]:
+    """The requests a full KV cache holds in steady state, drawn from the workload's recorded lengths.
+
+    A server that always has requests waiting keeps its cache full of sequences caught at every stage of their
+    generation: each draw takes a recorded (prompt, generation) pair and a uniform point of its generation,
+    so the request enters with prompt + done tokens cached and decodes what is left, at most `decode_steps`.
+    Requests are added while their pages at the end of the window fit in `fill` of the cache (so the window
+    never preempts) and at most `max_seqs` run.
+    """
+    if not 0 < fill <= 1:
+        raise InputError(f"fill must be in (0, 1], got {fill!r}")
+    pool = [(p.query_id, p.prompt_tokens, g) for p in workload.problems for g in p.gen_tokens]
+    rng = np.random.default_rng(seed)
+    chosen, pages, room = [], 0, int(fill * num_pages)
+    for _ in range(max_seqs):
+        query_id, prompt, gen = pool[int(rng.integers(len(pool)))]
+        done = int(rng.integers(0, gen))
+        request = SnapshotRequest(prompt + done, min(gen - done, decode_steps), query_id, gen)
+        need = -(-(request.context + request.decode) // page_size)
+        if pages + need > room:
+            break
+        chosen.append(request)
+        pages += need
+    if not chosen:
+        raise InputError(f"no sequence of the workload fits the KV cache ({num_pages} pages of {page_size} "
+                         f"tokens, {fill:.0%} usable): the cache is too small for this model and trace")
+    return chosen
+
+
+def saturated_replay(llm, snapshot: list[SnapshotRequest], seed: int = 0) -> dict:
+    """Prefill the snapshot, then decode it: steady-state tokens/s over the decode window and the occupancy.
+
+    Every request is admitted at once (the snapshot fits), its cached context is prefilled (dense, as any
+    prefill), then all decode together; the window is every decode step after the last prefill step."""
+    from kinetics.engine import SamplingParams
+
+    vocab = llm.config.vocab_size
+    prompts = [synthetic_prompt(r.context, vocab, seed=seed * 100_003 + i) for i, r in enumerate(snapshot)]
+    params = [SamplingParams(temperature=0, forced_length=r.decode) for r in snapshot]
+    outputs = llm.generate(prompts, params)
+    errors = [o.error for o in outputs if o.error]
+    if errors:
+        raise InputError(f"{len(errors)} request(s) of the snapshot could not run, e.g.: {errors[0]}")
+    stats = llm.last_stats
+    timeline = stats.timeline
+    batch, pages, ends = timeline["decode_batch"], timeline["pages_used"], timeline["step_end_s"]
+    last_prefill = max(i for i, b in enumerate(batch) if b == 0)
+    window = range(last_prefill + 1, len(batch))
+    seconds = ends[-1] - ends[last_prefill]
+    tokens = sum(batch[i] for i in window)
+    occupancy = [pages[i] / stats.num_pages for i in window]
+    return {
+        "attention": asdict(llm.attention), "requests": len(snapshot), "num_pages": stats.num_pages,
+        "page_size": stats.page_size, "snapshot_context_tokens": sum(r.context for r in snapshot),
+        "steady": {"decode_steps": len(window), "tokens": tokens, "seconds": seconds,
+                   "tokens_per_s": tokens / seconds, "mean_batch": tokens / max(len(window), 1),
+                   "occupancy_min": min(occupancy), "occupancy_mean": float(np.mean(occupancy)),
+                   "occupancy_max": max(occupancy), "step_ms": list(np.diff(ends[last_prefill:]) * 1e3)},
+        "whole": {"wall_s": stats.wall_s, "tokens_per_s": stats.tokens_per_s, "prefill_steps": stats.prefill_steps,
+                  "prefill_s": ends[last_prefill], "preemptions": stats.preemptions},
+        "timeline": {"decode_batch": batch, "occupancy": [p / stats.num_pages for p in pages],
+                     "step_end_s": ends},
+        "snapshot": [asdict(r) for r in snapshot],
+    }
