@@ -245,16 +245,9 @@ def bench_saturated(workload_source, model: str, trials: int, steps: int, fill: 
 
 def step_prediction(spec, hardware, attention, batch: int, context: int) -> dict:
     """kinetics.cost's time for one decode step of `batch` requests whose cache holds `context` tokens after it."""
-    from kinetics import cost
+    from kinetics.step_time import decode_step_terms
 
-    def total(gen):
-        return cost.generation_cost(spec, hardware, context - 1, gen, attention=attention, convention="exact",
-                                    batch_size=batch)
-
-    one, two = total(1), total(2)
-    return {"seconds": batch * (two.seconds - one.seconds),
-            "compute_seconds": batch * (two.compute_seconds - one.compute_seconds),
-            "memory_seconds": batch * (two.memory_seconds - one.memory_seconds)}
+    return decode_step_terms(spec, hardware, attention, [context] * batch, bucket=1)
 
 
 def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
@@ -295,7 +288,8 @@ def bench_validate(ceilings: dict, quick: bool, deadline: float = float("inf"),
                         continue
                     ms = _time_step(runner, batch, context, pages_each)
                     predicted = step_prediction(spec, hardware, cost_attention(attention), batch, context)
-                    points.append({"model": name, "attention": attention.kind, "batch": batch, "context": context,
+                    points.append({"model": name, "layers": spec.num_layers, "attention": attention.kind,
+                                   "batch": batch, "context": context,
                                    "measured_s": ms * 1e-3, "predicted_s": predicted["seconds"],
                                    "predicted_compute_s": predicted["compute_seconds"],
                                    "predicted_memory_s": predicted["memory_seconds"]})
@@ -384,9 +378,25 @@ def run(args) -> int:
                                                 models=tuple(args.validate_models.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
         save()
+        if part == "validate" and result["validate"]["points"]:
+            _calibrate(result, out.with_name("step_model.json"))
+            save()
     _summary(result)
     print(f"wrote {out}")
     return 0
+
+
+def _calibrate(result: dict, path: Path) -> None:
+    """Fit this GPU's step model on half the grid, judge it on the other half, save it beside the results."""
+    from kinetics.provenance import device_slug
+    from kinetics.step_time import fit_step_model
+
+    model = fit_step_model(result["validate"]["points"], device_slug(result["provenance"]["device"]),
+                           {**result["provenance"], "ceilings": result["ceilings"]})
+    model.save(path)
+    result["validate"]["step_model"] = {"path": path.name, "coefficients": model.coefficients, "fit": model.fit}
+    log.info("step model: %s", {k: f"held-out MAPE {100 * v['mape_heldout']:.1f}%" for k, v in model.fit.items()
+                                if v["mape_heldout"] is not None})
 
 
 def _summary(result: dict) -> None:
