@@ -9,6 +9,6 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 [ -e kinetics/kernels ] || ln -s ../kernels kinetics/kernels
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 parts=$1; shift
-python3 -m kinetics.cli bench engine --parts "$parts" --workload "${WORKLOAD:-}" --out "$OUT/engine_$parts.json" \
-  "$@" > "$OUT/engine_$parts.log" 2>&1 || { tail -25 "$OUT/engine_$parts.log"; exit 1; }
-grep -E "^(saturated|validate|targets|replay|wrote)|step model" "$OUT/engine_$parts.log" || true
+python3 -m kinetics.cli bench engine --parts "$parts" --workload "${WORKLOAD:-}" --out "$OUT/engine.json" \
+  "$@" > "$OUT/engine.log" 2>&1 || { tail -25 "$OUT/engine.log"; exit 1; }
+grep -E "^(saturated|validate|targets|replay|wrote)|step model" "$OUT/engine.log" || true
