@@ -220,7 +220,8 @@ def bench_saturated(workload_source, model: str, trials: int, steps: int, fill: 
     # block top-k first: its summaries take memory, so its page count bounds both runs (the same snapshot)
     for attention in (AttentionConfig(kind="blocktopk", budget=1024, page_size=16), AttentionConfig()):
         llm = LLM(get_model(model).config, device="cuda", seed=0, attention=attention,
-                  max_model_len=longest + 2 * attention.page_size, num_pages=num_pages)
+                  max_model_len=longest + 2 * attention.page_size, num_pages=num_pages,
+                  max_num_batched_tokens=2048)   # prefill chunks of long contexts: a bounded causal mask
         if snapshot is None:
             num_pages = llm.runner.num_pages
             snapshot = saturated_snapshot(workload, num_pages, attention.page_size, steps, fill,
