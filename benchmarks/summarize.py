@@ -12,6 +12,4 @@ for r in result["shapes"]:
           f"(FI {r.get('flashinfer_sparse_attn', {}).get('median_ms', float('nan')):.3f}) | fused "
           f"{r['ours_topk_fused']['median_ms']:.3f} auto {r['ours_topk']['median_ms']:.3f} | {contenders} | "
           f"floor {r['floor_topk_ms']:.3f} -> {r['topk_over_floor']:.2f}x | vs strongest "
-          f"{r.get('topk_vs_strongest', float('nan')):.2f}; graph replay: ours "
-          f"{r['graph']['ours_topk'].get('median_ms', float('nan')):.3f}, strongest {r['graph'].get('strongest')} "
-          f"{r['graph'].get('strongest_ms', float('nan')):.3f} -> {r['graph'].get('topk_vs_strongest', float('nan')):.2f}")
+          f"{r.get('topk_vs_strongest', float('nan')):.2f}")

@@ -85,30 +85,6 @@ def time_ms(fn, min_runs: int = 50) -> dict:
             "p90_ms": times[(9 * len(times)) // 10], "runs": len(times)}
 
 
-GRAPH_TIMER = "the same, timing the replay of a CUDA graph that holds one call (no launch overhead)"
-
-
-def time_graph_ms(fn, min_runs: int = 50) -> dict:
-    """time_ms of the replay of a CUDA graph captured around one call of fn(): what a step costs without the
-    host's launch overhead (how the engine runs it). {"error": ...} when fn cannot be captured."""
-    import torch
-
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    try:
-        with torch.cuda.stream(stream):
-            fn()
-            fn()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            fn()
-    except Exception as error:  # a contender that cannot be captured is reported, not fatal
-        torch.cuda.synchronize()
-        return {"error": repr(error)[:300]}
-    return time_ms(graph.replay, min_runs)
-
-
 def copy_bandwidth_tbps() -> float:
     """Device-to-device copy of 2 GiB, bytes read + written per second (the memory ceiling, for reference)."""
     import torch
@@ -304,7 +280,6 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
     row["ours_topk_fused"] = time_ms(lambda: topk(True), runs)
     row["ours_topk_separate"] = time_ms(lambda: topk(False), runs)
     row["ours_topk"] = time_ms(lambda: topk("auto"), runs)  # the API's default: block_topk_decode()
-    row["graph"] = {"ours_topk": time_graph_ms(lambda: topk("auto"), runs)}
 
     if flashinfer_on:
         # FlashInfer's two decode paths (CUDA cores, the default; tensor cores): the faster one is the baseline
@@ -330,7 +305,6 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
             out = attend_fn()
             entry = {"select": time_ms(select_fn, runs), "attend": time_ms(attend_fn, runs),
                      "total": time_ms(lambda: (select_fn(), attend_fn()), runs),
-                     "graph_total": time_graph_ms(lambda: (select_fn(), attend_fn()), runs),
                      "rel_err_vs_ours": _rel(out, out_sparse),
                      "same_pages_as_ours": float((torch.sort(indices, dim=1).values == ours_pages).float().mean())}
             row["contenders"][name] = entry
@@ -387,12 +361,6 @@ def finish_rows(rows: list[dict], ceiling_tbps: float) -> None:
             row["strongest_ms"] = totals[strongest]
             row["topk_vs_strongest"] = totals[strongest] / row["ours_topk"]["median_ms"]
             row["speedup_strongest_vs_flashinfer_dense"] = row["flashinfer_dense"]["median_ms"] / totals[strongest]
-            graphs = {name: row["contenders"][name]["graph_total"]["median_ms"] for name in BASELINES
-                      if "median_ms" in row["contenders"].get(name, {}).get("graph_total", {})}
-            if graphs and "median_ms" in row["graph"]["ours_topk"]:
-                best = min(graphs, key=graphs.get)
-                row["graph"].update(strongest=best, strongest_ms=graphs[best],
-                                    topk_vs_strongest=graphs[best] / row["graph"]["ours_topk"]["median_ms"])
 
 
 def sweep_shapes(quick: bool) -> list[tuple]:
@@ -618,7 +586,7 @@ def measure(shapes, flashinfer_on: bool, runs: int, layer_shapes, command: str) 
 
     dtype = torch.bfloat16
     workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
-    result = {"provenance": {**provenance(command), "timer": TIMER, "graph_timer": GRAPH_TIMER},
+    result = {"provenance": {**provenance(command), "timer": TIMER},
               "copy_tbps": copy_bandwidth_tbps(),
               "shapes": [], "layer": []}
     log.info("device-to-device copy: %.2f TB/s", result["copy_tbps"])
