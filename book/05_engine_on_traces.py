@@ -392,7 +392,7 @@ display(
 # (sec-ch5-gpu)=
 # ## On a GPU: the engine against Hugging Face and against the roofline
 #
-# `kinetics bench engine` runs on the lent H100 the workload of the project's targets: the Qwen3-0.6B shape with
+# `kinetics bench engine` runs, on a GPU, a reference workload: the Qwen3-0.6B shape with
 # random weights, prompts of 128 tokens, 512 forced new tokens, greedy, at batch 64 and 256, and Hugging Face
 # `generate` on the same workload in the same run. The *decode roofline* is the time to read, at every step, all
 # the weights once and every cached token's K and V once, at the copy bandwidth measured in that run.

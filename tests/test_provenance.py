@@ -37,3 +37,11 @@ def test_own_checkout_commit(monkeypatch):
     if not head:
         pytest.skip("not a git checkout")
     assert provenance.git_commit().split("+")[0] == head
+
+
+def test_recorded_command_names_no_machine_path():
+    from kinetics.bench.provenance import REPO_ROOT, portable_command
+    command = (f"kinetics bench engine --workload {REPO_ROOT}/data/w.json --out /root/out/engine.json "
+               "--parts saturated")
+    assert portable_command(command) == ("kinetics bench engine --workload data/w.json --out engine.json "
+                                         "--parts saturated")

@@ -428,7 +428,7 @@ def _collect_resources(report: dict) -> None:
         report[name] = entries
 
 
-def tune(out: Path, runs: int = 50) -> None:
+def tune(out: Path, command: str, runs: int = 50) -> None:
     """Time launch-parameter variants (kernels' CONFIG) at the four reference shapes; write a table to `out`."""
     import copy
     import itertools
@@ -476,7 +476,8 @@ def tune(out: Path, runs: int = 50) -> None:
                                                   num_splits=splits, selected_physical=selp), kv)
         pd.CONFIG.update(copy.deepcopy(base_pd))
         del p
-        atomic_write(out, json.dumps(rows_out, indent=1))   # after each shape: a crash keeps the shapes done
+        result = {"provenance": {**provenance(command), "timer": TIMER}, "rows": rows_out}
+        atomic_write(out, json.dumps(result, indent=1))   # after each shape: a crash keeps the shapes done
     best = {}
     for r in rows_out:
         key = (r["rows"], r["context"], r["page_size"], r["kernel"])

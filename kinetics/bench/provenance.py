@@ -71,6 +71,17 @@ def device_slug(name: str | None = None) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def portable_command(command: str) -> str:
+    """The command as a reader can rerun it: paths inside the repository relative to its root, any other
+    absolute path (a scratch or output folder of the machine that ran it) reduced to its file name."""
+    def portable(word: str) -> str:
+        if not word.startswith("/"):
+            return word
+        path = Path(word)
+        return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
+    return " ".join(portable(word) for word in command.split(" "))
+
+
 def provenance(command: str) -> dict:
     """Everything a reader needs to trust (or redo) a measurement."""
     gpu = _gpu()
@@ -82,5 +93,5 @@ def provenance(command: str) -> dict:
         "versions": {p: _version(p) for p in ("torch", "triton", "flashinfer-python", "transformers", "numpy", "kinetics")},
         "commit": git_commit(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
+        "command": portable_command(command),
     }

@@ -69,7 +69,7 @@ def run_attention(args) -> int:
                        create_parent=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.tune:
-        tune(out)
+        tune(out, "kinetics bench attention --tune")
         return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
     runs = 50
