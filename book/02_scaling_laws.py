@@ -71,6 +71,7 @@ from kinetics import verdicts as V
 from kinetics.hardware import resolve_hardware
 from kinetics.models import get_model
 from kinetics.plots import scaling as plots
+from kinetics.plots.tables import numbered_table
 from kinetics.traces import load_traces, summary
 
 if quick:
@@ -123,9 +124,12 @@ dense_summary = summary(dense_table)
 columns = {"mean_tokens": "mean tokens", "p90_tokens": "90th pct tokens",
            "at_cap": "at length cap"}
 view = dense_summary[["model", "problems", "samples", "pass@1", *columns]]
-view.rename(columns=columns).style.format(
+numbered_table(
+    view.rename(columns=columns),
+    "The dense runs: samples, accuracy and generation lengths per model (AIME24).",
+    "tab-ch2-dense-runs",
     {"pass@1": "{:.1%}", "mean tokens": "{:,.0f}", "90th pct tokens": "{:,.0f}",
-     "at length cap": "{:.1%}"}).hide(axis="index")
+     "at length cap": "{:.1%}"}, index=False)
 
 # %% tags=["hide-input"]
 lengths = dense_summary.set_index("model")["mean_tokens"]
@@ -280,7 +284,10 @@ for s in strategies:
     display(Markdown(f"**{STRATEGY_NAMES[s]}** (paper convention): decades of cost "
                      "each model wins, and the cost (FLOP or eFLOP per problem) where "
                      "it first wins"))
-    display(spans_summary(s, "paper").style.format(cell))
+    display(numbered_table(
+        spans_summary(s, "paper"),
+        f"{STRATEGY_NAMES[s]}: decades of cost each model wins, and where it first "
+        "wins (paper convention).", f"tab-ch2-spans-{s}", cell))
 
 # %% [markdown]
 # (sec-ch2-iso)=
@@ -338,7 +345,10 @@ def band_rows():
 
 
 threshold_band = band_rows()
-threshold_band.style.hide(axis="index")
+numbered_table(threshold_band, "The eFLOPs threshold: the model that wins the widest "
+               "span of log-cost, measured from where the envelope passes each "
+               "fraction of its best accuracy.", "tab-ch2-threshold",
+               index=False)
 
 # %%
 threshold_boots = min(n_boot, 300)
@@ -351,7 +361,9 @@ for conv in CONVENTIONS:
         share_rows.append({"convention": conv, "strategy": STRATEGY_NAMES[s],
                            "threshold in resamples (from 50%)": ", ".join(
                                f"{m} {v:.0%}" for m, v in share.items())})
-pd.DataFrame(share_rows).style.hide(axis="index")
+numbered_table(pd.DataFrame(share_rows), "How often each model is the eFLOPs threshold "
+               "(from 50% accuracy) across bootstrap resamples of the problems.",
+               "tab-ch2-threshold-share", index=False)
 
 # %% tags=["hide-input"]
 def band_words(row):
@@ -411,11 +423,14 @@ RATIO_KEYS = [k for k in V.ORDER if k.startswith("flops_vs_eflops_cost_ratio")]
 found = {conv: {v.claim: v for v in V.verdicts(table, conv, hw, RATIO_KEYS,
                                               n_boot=n_boot)}
          for conv in CONVENTIONS}
-pd.DataFrame([{"claim": key, "paper": found["paper"][key].paper,
-               "ours, paper convention": found["paper"][key].ours_text(),
-               "ours, exact convention": found["exact"][key].ours_text(),
-               "verdict": found["paper"][key].verdict}
-              for key in RATIO_KEYS]).style.hide(axis="index")
+numbered_table(
+    pd.DataFrame([{"claim": key, "paper": found["paper"][key].paper,
+                   "ours, paper convention": found["paper"][key].ours_text(),
+                   "ours, exact convention": found["exact"][key].ours_text(),
+                   "verdict": found["paper"][key].verdict}
+                  for key in RATIO_KEYS]),
+    "The paper's cost-ratio claims beside ours, with 95% intervals, in both "
+    "conventions.", "tab-ch2-ratio-claims", index=False)
 
 # %% tags=["hide-input"]
 top = found["paper"]["flops_vs_eflops_cost_ratio_max"]
@@ -454,7 +469,9 @@ def ratio_rows(convention):
 
 
 ratio_tables = {conv: ratio_rows(conv) for conv in CONVENTIONS}
-ratio_tables["paper"].style.hide(axis="index")
+numbered_table(ratio_tables["paper"], "eFLOPs paid when a FLOPs-guided choice is "
+               "made, over the least eFLOPs for the same accuracy (paper convention).",
+               "tab-ch2-ratio", index=False)
 
 # %% [markdown]
 # ### How much do the long-CoT bounds matter?
@@ -475,7 +492,9 @@ if "long-cot" in strategies:
                      "eFLOPs threshold": F.threshold_model(
                          F.envelope(frontiers, grid, bound=bound))[0],
                      "max cost ratio": ci(r.max_ratio), "median": ci(r.median_ratio)})
-    display(pd.DataFrame(rows).style.hide(axis="index"))
+    display(numbered_table(pd.DataFrame(rows), "Long CoT: the eFLOPs threshold and the "
+                           "cost ratio under each accuracy bound of a cut sample.",
+                           "tab-ch2-cot-bounds", index=False))
 
 # %% [markdown]
 # ### Long CoT re-graded from the text
@@ -507,8 +526,15 @@ for path in hf_files[:1] if quick else hf_files:
                              "cut counts as wrong": bounds["estimate"][:, g].mean(),
                              "re-graded": regraded[:, g].mean()})
 if regrade_rows:
-    display(pd.DataFrame(regrade_rows).pivot(index="G", columns="model").style.format(
-        "{:.1%}"))
+    regraded_view = pd.DataFrame(regrade_rows).pivot(index="G", columns="model")
+    pairs = [(what, model) for model in dict.fromkeys(r["model"] for r in regrade_rows)
+             for what in ("cut counts as wrong", "re-graded")]
+    regraded_view = regraded_view[pairs]
+    regraded_view.columns = [f"{model}: {what}" for what, model in pairs]
+    display(numbered_table(regraded_view, "Long-CoT accuracy at length budget G: a cut "
+                           "sample counted wrong vs re-graded from its text.",
+                           "tab-ch2-regraded",
+                           {c: "{:.1%}" for c in regraded_view.columns}))
 else:
     display(Markdown("No Hugging Face traces with text in this traces directory: "
                      "the long-CoT numbers of this chapter are the bounds above. "
@@ -536,7 +562,9 @@ for s in strategies:
                          F.envelope(frontiers, grid))[0],
                      "eFLOPs paid / least, max": ci(r.max_ratio),
                      "median": ci(r.median_ratio)})
-pd.DataFrame(rows).style.hide(axis="index")
+numbered_table(pd.DataFrame(rows), "A FLOPs guide that counts attention FLOPs: its "
+               "threshold and the eFLOPs it overpays.", "tab-ch2-attention-guide",
+               index=False)
 
 # %% [markdown]
 # Counting attention FLOPs moves the guide only part of the way: the memory traffic of
@@ -577,10 +605,12 @@ paper_row = pd.DataFrame({
     "strict_max": [found["paper"]["flops_vs_eflops_cost_ratio_max_strict"].ours],
     "strict_median": [found["paper"]["flops_vs_eflops_cost_ratio_median_strict"].ours],
     "threshold": [threshold_band.iloc[0]["from 50%"]]}, index=["paper convention"])
-scenario_view = pd.concat([paper_row, scenarios])
+scenario_view = pd.concat([paper_row, scenarios]).rename_axis("scenario")
 scenario_view.columns = ["ratio max", "ratio median", "strict max", "strict median",
                          "eFLOPs threshold"]
-scenario_view.style.format("{:.2f}x", subset=scenario_view.columns[:4])
+numbered_table(scenario_view, "The cost ratio and the eFLOPs threshold under other "
+               "hardware and pricing scenarios.", "tab-ch2-scenarios",
+               {c: "{:.2f}x" for c in scenario_view.columns[:4]})
 
 # %% tags=["hide-input"]
 free = scenarios.loc["weights free"]
@@ -680,7 +710,9 @@ for name, curves in allocations.items():
                  "largest gap, mean-budget oracle - deployable":
                      f"{100 * gap.max():.1f} points",
                  "at cost": f"{grid[np.argmax(gap)]:.2e} eFLOP"})
-pd.DataFrame(gaps).style.hide(axis="index")
+numbered_table(pd.DataFrame(gaps), "The largest accuracy gap between the mean-budget "
+               "oracle and the deployable allocation.", "tab-ch2-allocation-gap",
+               index=False)
 
 # %% [markdown]
 # The per-problem cap of the paper lies below the mean-budget oracle everywhere: a cap

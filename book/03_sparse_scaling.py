@@ -68,6 +68,7 @@ from kinetics import frontier as F
 from kinetics import verdicts as V
 from kinetics.hardware import resolve_hardware
 from kinetics.plots import scaling as plots
+from kinetics.plots.tables import numbered_table
 from kinetics.traces import load_traces, summary
 
 if quick:
@@ -117,23 +118,25 @@ overview = overview.sort_values(["order", "local_window", "budget"])
 models_in_order = list(summary(table[table["attention"] == "dense"])["model"])
 
 
-def by_setting(column):
-    """One row per setting, one column per Qwen3 size."""
+def by_setting(column, caption, name):
+    """One row per setting, one column per Qwen3 size, as a numbered table."""
     frame = overview.pivot_table(index="setting", columns="model", values=column,
                                  sort=False)
     frame = frame[[m for m in models_in_order if m in frame.columns]]
     frame.columns = [m.removeprefix("qwen3-").upper() for m in frame.columns]
-    return frame.style.format("{:.1%}", na_rep="").set_table_styles(
-        [{"selector": "th", "props": "white-space: nowrap;"}])
+    return numbered_table(frame.rename_axis("setting"), caption, name,
+                          {c: "{:.1%}" for c in frame.columns})
 
 
-by_setting("pass@1")
+by_setting("pass@1", "pass@1 of every attention setting (rows) and Qwen3 size "
+           "(columns); B is the KV budget in tokens.", "tab-ch3-accuracy")
 
 # %% [markdown]
 # The share of samples that ran into the length cap, in the same layout, is folded here:
 
 # %% tags=["hide-output"]
-by_setting("at_cap")
+by_setting("at_cap", "The share of samples that ran into the length cap, per "
+           "setting and model.", "tab-ch3-at-cap")
 
 # %% [markdown]
 # Top-k with a budget of 32 keys costs most models half or more of their accuracy; from
@@ -237,7 +240,9 @@ def verdict_table(keys):
                      "ours, paper convention": paper.ours_text(),
                      "ours, exact": exact.ours_text(), "verdict": paper.verdict,
                      "where it is read, and what moves it": paper.sensitivity})
-    return pd.DataFrame(rows).style.hide(axis="index")
+    return numbered_table(pd.DataFrame(rows), "The paper's sparse-attention claims "
+                          "beside ours, with where each is read.", "tab-ch3-claims",
+                          index=False)
 
 
 verdict_table(SPARSE_KEYS[:4])
@@ -319,7 +324,9 @@ for c in result.per_model("best-of-n", "paper", "topk"):
     rows.append({"model": c.config.model,
                  "budgets": ", ".join(str(s.config.budget) for s in settings),
                  "wins at low cost": low, "middle": middle, "high cost": high_part})
-pd.DataFrame(rows).style.hide(axis="index")
+numbered_table(pd.DataFrame(rows), "Oracle top-k, best-of-N: the KV budget that wins "
+               "each third of the rising envelope, per model.",
+               "tab-ch3-budget-winners", index=False)
 
 # %% [markdown]
 # The **sparse threshold**: which model wins the sparse envelope, in the same banded
@@ -336,7 +343,9 @@ for label, group in groups.items():
         band_rows.append({"envelope": label,
                           **{f"from {f:.0%}": m for f, m in band.items()}})
 sparse_band = pd.DataFrame(band_rows)
-sparse_band.style.hide(axis="index")
+numbered_table(sparse_band, "The threshold model of each envelope, measured from where "
+               "it passes each fraction of its best accuracy.", "tab-ch3-threshold",
+               index=False)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Optimal model and mean number of trials against the budget on the dense (top) and oracle top-k (bottom) envelopes, eFLOPs, paper convention.", "name": "fig-ch3-threshold"}}
 def optimal(choices):
@@ -394,7 +403,9 @@ growth_rows.append({"frontier": "cross-model envelope",
                         found["paper"]["growth_per_doubling_tokens"].ours_text()})
 growth_rows.append({"frontier": "paper", "KV budget per doubling": "1.18x",
                     "tokens per doubling": "1.74x"})
-pd.DataFrame(growth_rows).style.hide(axis="index")
+numbered_table(pd.DataFrame(growth_rows), "How much the oracle's mean KV budget and "
+               "mean generated tokens grow per doubling of cost (best-of-N).",
+               "tab-ch3-growth", index=False)
 
 # %% tags=["hide-input"]
 faster = sum(g.tokens_per_doubling.estimate > g.budget_per_doubling.estimate
@@ -451,7 +462,8 @@ for s in F.STRATEGIES:
                          "saving at dense's best":
                              f"{g.saving_at_dense_best.estimate:.2f}x",
                          "sparse threshold": V.threshold_band(sp)[0.5]})
-pd.DataFrame(cot_rows).style.hide(axis="index")
+numbered_table(pd.DataFrame(cot_rows), "What sparse attention gains, per strategy and "
+               "family, paper convention.", "tab-ch3-gains", index=False)
 
 # %% [markdown]
 # (sec-ch3-exact)=
@@ -488,9 +500,13 @@ def gain_cells(sweep_result, convention):
     return pd.Series(out)
 
 
-pd.DataFrame({"paper convention": gain_cells(result, "paper"),
-              "exact": gain_cells(result, "exact"),
-              "exact + dense layer 0 + 4 sinks": gain_cells(litesys, "exact")})
+numbered_table(
+    pd.DataFrame({"paper convention": gain_cells(result, "paper"),
+                  "exact": gain_cells(result, "exact"),
+                  "exact + dense layer 0 + 4 sinks": gain_cells(litesys, "exact")}
+                 ).rename_axis(["attention", "measure"]),
+    "Best-of-N gains of sparse attention under each convention.",
+    "tab-ch3-gains-conventions")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Envelopes over models, exact convention.", "name": "fig-ch3-envelopes-exact"}}
 show(plots.plot_envelopes(envelopes("best-of-n", "exact"), unit="eFLOP",

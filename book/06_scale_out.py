@@ -57,6 +57,7 @@ from kinetics.engine.parallel import shard_config
 from kinetics.hardware import get_hardware
 from kinetics.models import get_model
 from kinetics.plots import scale_out as splots
+from kinetics.plots.tables import numbered_table
 
 if quick:
     live_tokens = min(live_tokens, 12)
@@ -96,7 +97,10 @@ for name in ("qwen3-32b", "qwen3-30b-a3b"):
             "vocabulary rows": local.vocab_size,
             "weights (GB)": round(spec.params_total * 2 / ranks / 1e9, 1),
             "KV per token (KB)": round(spec.kv_bytes_per_token() / ranks / 1e3, 1)})
-display(pd.DataFrame(rows).set_index(["model", "GPUs"]))
+display(numbered_table(pd.DataFrame(rows), "What one GPU holds when a model is split "
+                       "over 1, 2 or 8 GPUs (bf16).", "tab-ch6-shards",
+                       {"weights (GB)": "{:.1f}", "KV per token (KB)": "{:.1f}"},
+                       index=False))
 
 # %% [markdown]
 # (sec-scale-traffic)=
@@ -118,8 +122,13 @@ for batch, context in ((4, 16384), (16, 4096)):
         "KB each": batch * spec32.hidden_size * 2 / 1e3,
         "logits gathered (KB)": batch * spec32.vocab_size * 4 / 1e3,
         "HBM GB each GPU reads": round((weights + kv) / 2 / 1e9, 1)})
-traffic = pd.DataFrame(traffic).set_index(["batch", "context"])
-display(traffic)
+traffic = pd.DataFrame(traffic)
+display(numbered_table(traffic, "The 32B shape on two GPUs: what crosses between them "
+                       "per decode step, beside what each reads from its own memory.",
+                       "tab-ch6-traffic", {"KB each": "{:.0f}",
+                                           "logits gathered (KB)": "{:,.0f}",
+                                           "HBM GB each GPU reads": "{:.1f}"},
+                       index=False))
 first = traffic.iloc[0]
 display(Markdown(
     f"At batch 4 each all-reduce carries {first['KB each']:.0f} KB, against "
@@ -166,7 +175,9 @@ with tempfile.TemporaryDirectory() as folder:
         one, two = generate(weights, 1), generate(weights, 2)
         live.append({"model": name, "tokens": len(one), "1 process": one[:8],
                      "2 processes": two[:8], "identical": one == two})
-display(pd.DataFrame(live).set_index("model"))
+display(numbered_table(pd.DataFrame(live), "Greedy tokens of a tiny random model in "
+                       "one process and split over two: the first eight of each.",
+                       "tab-ch6-identical", index=False))
 assert all(row["identical"] for row in live), "tensor parallel changed a token"
 
 # %% [markdown]
@@ -197,7 +208,11 @@ table = pd.DataFrame([{
     "tok/s, 1 GPU": round(r["tokens_per_s_1"]),
     "tok/s, 2 GPUs": round(r["tokens_per_s_n"]), "speedup": round(r["speedup"], 2)}
     for r in measured])
-display(table.set_index(["model", "attention", "context", "batch"]))
+display(numbered_table(table, "Decode steps measured on one and on two H200s (batch: "
+                       "one GPU / two GPUs).", "tab-ch6-measured",
+                       {"ms, 1 GPU": "{:.2f}", "ms, 2 GPUs": "{:.2f}",
+                        "tok/s, 1 GPU": "{:,.0f}", "tok/s, 2 GPUs": "{:,.0f}",
+                        "speedup": "{:.2f}x"}, index=False))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Decode tokens/s on one H200 and on two; where the batch differs, each setup runs the largest batch its cache holds at 16k tokens.", "name": "fig-ch6-throughput"}}
 splots.tp_throughput(measured);
@@ -221,7 +236,7 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "missed"
 
 
-display(pd.DataFrame([
+display(numbered_table(pd.DataFrame([
     {"target": f"32B dense, b4 at 16k: 2 GPUs >= {TARGET_TP}x one",
      "measured": f"{dense4['speedup']:.2f}x",
      "verdict": verdict(dense4["speedup"] >= TARGET_TP)},
@@ -229,7 +244,8 @@ display(pd.DataFrame([
        "measured": f"{moe_ratio[c]:.2f}x",
        "verdict": verdict(moe_ratio[c] <= TARGET_MOE)}
       for b, c in ((4, 16384), (16, 4096))),
-]).set_index("target"))
+    ]), "The two scale-out targets and what was measured.", "tab-ch6-targets",
+    index=False))
 
 # %% [markdown]
 # The largest gain is not speed but room. The 32B shape on two GPUs holds three times the requests at 16k tokens,
@@ -272,8 +288,12 @@ display(Markdown(
 
 # %%
 mem_table = pd.DataFrame([pc.cache_sizing(r) for _, r in sorted(saved.items())])
+display(numbered_table(mem_table, "Memory per GPU when the engine sizes its cache, "
+                       "after the unfused weight tensors are handed back.",
+                       "tab-ch6-memory",
+                       {c: "{:,.1f}" if "GB" in c else "{:,}" for c in mem_table.columns
+                        if c != "GPUs"}, index=False))
 mem_table = mem_table.set_index("GPUs")
-display(mem_table)
 single = mem_table.loc[1].astype(int)
 display(Markdown(
     f"Without the hand-back one H200 would have held "
@@ -310,7 +330,12 @@ display(Markdown(
     f"Fitted link: latency {link.latency_s * 1e6:.1f} µs per collective, bus "
     f"bandwidth {link.bus_bandwidth / 1e9:.0f} GB/s. Fixed cost per layer from the "
     f"one-GPU step: {per_layer * 1e6:.0f} µs."))
-display(pd.DataFrame(prediction).set_index(["batch", "context", "ranks"]).round(2))
+display(numbered_table(pd.DataFrame(prediction), "The 32B decode step predicted on 1 "
+                       "to 8 GPUs, in its terms, beside the measured step (ms).",
+                       "tab-ch6-prediction",
+                       {c: "{:.2f}" for c in ("predicted_ms", "split_ms", "fixed_ms",
+                                             "comm_ms", "speedup", "measured_ms")},
+                       index=False))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The 32B decode step predicted on 1 to 8 GPUs, split into its terms, with the measured steps as black diamonds.", "name": "fig-ch6-prediction"}}
 splots.tp_prediction(prediction);

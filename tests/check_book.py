@@ -26,12 +26,19 @@ SKIP = {"genindex.html", "search.html"}
 # sections); tests/test_book_source.py checks their sources against the same list.
 CONVERTED = ["00_findings.py", "01_cost_model.py", "02_scaling_laws.py", "03_sparse_scaling.py",
              "04_block_topk_kernels.py", "05_engine_on_traces.py", "06_scale_out.py"]
+# chapters whose result tables are all numbered and captioned (an unnumbered output table there is a problem)
+TABLES_NUMBERED = ["01_cost_model.py", "02_scaling_laws.py", "03_sparse_scaling.py", "06_scale_out.py"]
 WINDOW = {"width": 1280, "height": 900}   # a laptop browser window
 
 IMAGES_JS = """() => Array.from(document.images).map(img => ({src: img.currentSrc || img.src,
     ok: img.complete && img.naturalWidth > 0}))"""
-FIGURES_JS = r"""() => {
+FIGURES_JS = r"""(tablesNumbered) => {
   const problems = [];
+  if (tablesNumbered) document.querySelectorAll('.cell_output table').forEach(table => {
+    const number = table.querySelector('caption .caption-number');
+    if (!number) problems.push('an output table without a numbered caption: '
+                               + (table.innerText || '').trim().slice(0, 80).replace(/\s+/g, ' '));
+  });
   document.querySelectorAll('.cell_output img').forEach(img => {
     const figure = img.closest('figure');
     const number = figure && figure.querySelector('figcaption .caption-number');
@@ -137,6 +144,7 @@ def check(html_dir: Path, shots: Path | None = None) -> list[str]:
         return [f"no HTML pages under {html_dir}"]
     problems, images, maths, warnings, figures, links = [], 0, 0, set(), 0, 0
     converted, ids, blocked = converted_pages(), {}, set()
+    tables_numbered = {f"book/{Path(name).stem}.html" for name in TABLES_NUMBERED}
 
     def offline(route):   # the network is blocked: only the book's own files load
         if route.request.url.startswith("file:"):
@@ -179,7 +187,7 @@ def check(html_dir: Path, shots: Path | None = None) -> list[str]:
                 shot = shots / (str(name).replace("/", "_").removesuffix(".html") + ".png")
                 page.screenshot(path=str(shot), full_page=True)
             if str(name) in converted:
-                result = page.evaluate(FIGURES_JS)
+                result = page.evaluate(FIGURES_JS, str(name) in tables_numbered)
                 figures += result["count"]
                 problems.extend(f"{name}: {problem}" for problem in result["problems"])
                 for line in page.evaluate(OVERFLOW_JS):

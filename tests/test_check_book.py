@@ -56,3 +56,16 @@ def test_an_equation_wider_than_the_page_fails(tmp_path):
     (tmp_path / "page.html").write_text(page)
     problems = check_book.check(tmp_path)
     assert len(problems) == 1 and "wider than the page" in problems[0] and "x_{0} + x_{1}" in problems[0]
+
+
+def test_an_unnumbered_output_table_fails_on_a_chapter_that_numbers_its_tables(tmp_path):
+    numbered = ('<table><caption><span class="caption-number">Table 2.1 </span>'
+                '<span class="caption-text">runs</span></caption><tr><td>1</td></tr></table>')
+    plain = "<table><tr><td>mean tokens</td><td>14,245</td></tr></table>"
+    (tmp_path / "book").mkdir()
+    page = tmp_path / "book" / f"{Path(check_book.TABLES_NUMBERED[1]).stem}.html"
+    for output, expected in ((numbered, []), (plain + numbered, ["without a numbered caption: mean tokens 14,245"])):
+        page.write_text(f'<!DOCTYPE html><html><head><title>t</title></head><body>'
+                        f'<div class="cell_output">{output}</div></body></html>')
+        problems = [p for p in check_book.check(tmp_path) if "listed in CONVERTED" not in p]
+        assert [p.split("table ", 1)[1] for p in problems] == expected, problems
