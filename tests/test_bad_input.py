@@ -466,6 +466,12 @@ CASES += [
     cli("replay-workload-not-utf8", lambda w: replay(w)[:5] + ["--traces", w.file("w.json", b"\xff\xfe")],
         "w.json", "UTF-8"),
     cli("replay-saturate-zero", lambda w: replay(w, "--saturate", "0"), "--saturate", "0"),
+    # a cache that cannot hold one sequence of the workload: plain replay and the saturated mode
+    cli("replay-cache-too-small", lambda w: replay(w, "--num-pages", "2"), "context limit"),
+    cli("replay-saturate-cache-too-small", lambda w: replay(w, "--saturate", "4", "--num-pages", "2"),
+        "cache is too small"),
+    cli("replay-budget-one-page", lambda w: replay(w, "--attention", "blocktopk", "--budget", "16"),
+        "budget", "16", "two pages"),
     cli("replay-max-model-len-zero", lambda w: replay(w, "--max-model-len", "0"), "max-model-len", "0"),
     # ---- eval ----
     cli("eval-weights-missing", lambda w: ["eval", "--weights", str(w.root / "none")], "none"),
@@ -588,6 +594,10 @@ CASES += [
         str(w.traces), "gpt-5"), "gpt-5"),
     api("api-workload-length-scale-zero", lambda w: __import__("kinetics.engine.replay").engine.replay
         .load_workload(str(w.traces), "qwen3-0.6b", length_scale=0), "length scale", "0"),
+    api("api-step-model-other-device", lambda w: __import__("kinetics.step_time").step_time.StepModel(
+        {"dense": [0.0] * 5}, "nvidia-h100-80gb-hbm3").save(w.root / "step_model.json") and __import__(
+        "kinetics.step_time").step_time.StepModel.load(w.root / "step_model.json", device="nvidia-h200"),
+        "nvidia-h100-80gb-hbm3", "nvidia-h200"),
     api("api-eval-settings-trials", lambda w: __import__("kinetics.eval").eval.EvalSettings(trials=0),
         "--trials", "0"),
     api("api-eval-settings-budget", lambda w: __import__("kinetics.eval").eval.EvalSettings(
