@@ -105,7 +105,8 @@ def fit_step_model(points: list[dict], device: str, provenance: dict | None = No
     """NNLS fit of each backend's coefficients on the calibration half; MAPE on both halves.
 
     Each point needs: attention, model, layers, batch, context, measured_s, predicted_compute_s, predicted_memory_s
-    and, for unequal contexts (ragged: true), predicted_spread_s (what `kinetics bench engine --parts validate` records)."""
+    and, for unequal contexts (ragged: true), predicted_spread_s (what `kinetics bench engine --parts validate`
+    records)."""
     from scipy.optimize import nnls
 
     if not points:

@@ -86,3 +86,31 @@ def test_figures_build(tmp_path):
             targets_figure(results["engine"]["targets"]).savefig(tmp_path / "t.png")
         if "replay" in results.get("engine_replay", {}):
             replay_figure(results["engine_replay"]["replay"]).savefig(tmp_path / "r.png")
+
+
+def test_saturated_runs_are_gathered_from_every_results_file(tmp_path, monkeypatch):
+    import json
+
+    import kinetics.paths
+    from kinetics.bench.validation import load_saturated
+
+    monkeypatch.setattr(kinetics.paths, "RESULTS_DIR", tmp_path)
+    gpu = tmp_path / "gpu-x"
+    gpu.mkdir()
+
+    def run(date, *rows):
+        return {"provenance": {"date": date, "commit": date[-2:]}, "ceilings": {"copy_tbps": 4.0},
+                "saturated": [{"model": m, "attention": {"kind": k}, "steady": {"tokens_per_s": t}}
+                              for m, k, t in rows]}
+
+    old = run("2026-01-01", ("8b", "dense", 1), ("8b", "blocktopk", 3))
+    (gpu / "engine_saturated_8b.json").write_text(json.dumps(old))
+    (gpu / "engine_saturated.json").write_text(json.dumps(run("2026-02-02", ("32b", "dense", 5), ("8b", "dense", 2))))
+    (gpu / "engine.json").write_text(json.dumps({"provenance": {}, "validate": {}}))   # no saturated part: skipped
+    rows = {(r["model"], r["attention"]["kind"]): r for r in load_saturated("gpu-x")}
+    assert set(rows) == {("8b", "dense"), ("8b", "blocktopk"), ("32b", "dense")}
+    assert rows["8b", "dense"]["steady"]["tokens_per_s"] == 2                  # the newer run of the same pair
+    assert rows["8b", "dense"]["file"] == "engine_saturated.json"
+    assert rows["8b", "blocktopk"]["provenance"]["commit"] == "01"
+    with pytest.raises(InputError, match="no saturated run"):
+        load_saturated("gpu-y")

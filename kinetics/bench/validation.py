@@ -41,6 +41,25 @@ def load_results(device: str) -> dict:
     return found
 
 
+def load_saturated(device: str) -> list[dict]:
+    """Every saturated run (one row per model and attention) of data/results/<device>/engine*.json, each with its
+    file's name, provenance and ceilings; a (model, attention) measured twice keeps the newer run."""
+    from kinetics.paths import results_dir
+
+    newest: dict[tuple[str, str], dict] = {}
+    for path in sorted(results_dir(device).glob("engine*.json")):
+        data = json.loads(path.read_text())
+        for row in data.get("saturated", []):
+            row = {**row, "file": path.name, "provenance": data["provenance"], "ceilings": data["ceilings"]}
+            key = (row["model"], row["attention"]["kind"])
+            if key not in newest or row["provenance"]["date"] > newest[key]["provenance"]["date"]:
+                newest[key] = row
+    if not newest:
+        raise InputError(f"no saturated run in {results_dir(device)} (run `kinetics bench engine --parts saturated` "
+                         f"on that GPU)")
+    return list(newest.values())
+
+
 def validation_points(results: dict) -> list[dict]:
     """Every timed step, each kind of attention from the newest file that has it (with that file's provenance)."""
     newest: dict[str, tuple[str, list, dict]] = {}
