@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run on the lent GPU (the device tool) from the repository root:
 #   KINETICS_COMMIT=<sha> WORKLOAD=<workload.json> [NAME=engine] bash benchmarks/engine_gpu.sh PARTS [extra args]
-# Maps kernels/ to kinetics.kernels and runs `kinetics bench engine --parts PARTS`; the JSON ($NAME.json, rewritten
-# after each part), the step-model calibration (step_model.json, when PARTS has validate) and the log ($NAME.log)
-# go under $OUT.
+# Maps kernels/ to kinetics.kernels and runs `kinetics bench engine --parts PARTS`; the JSON ($NAME.json once every
+# part is done; until then $NAME.json.partial holds the finished parts, so a time limit keeps them), the step-model
+# calibration (step_model.json, when PARTS has validate) and the log ($NAME.log) go under $OUT.
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}

@@ -205,6 +205,26 @@ def test_a_crash_in_the_middle_of_bench_leaves_the_old_results(tmp_path, capsys,
     assert out.read_text() == '{"old": "results"}' and [p.name for p in tmp_path.iterdir()] == ["engine.json"]
 
 
+def test_a_crash_after_a_part_keeps_that_part_beside_the_old_results(tmp_path, capsys, monkeypatch):
+    import kinetics.cli.bench as bench_cli
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(bench_cli, "provenance", lambda command: {"command": command})
+    monkeypatch.setattr(bench_cli, "measure_ceilings", lambda: {"copy_tbps": 1.0, "matmul_tflops": 1.0})
+    monkeypatch.setattr(bench_cli, "bench_targets", lambda *a, **k: [{"batch": 64}])
+    monkeypatch.setattr(bench_cli, "bench_saturated", crash)
+    out = tmp_path / "engine.json"
+    out.write_text('{"old": "results"}')
+    assert main(["bench", "engine", "--parts", "targets,saturated", "--out", str(out), "--force"]) == 130
+    assert "engine.json.partial" in capsys.readouterr().err
+    assert out.read_text() == '{"old": "results"}'
+    partial = json.loads((tmp_path / "engine.json.partial").read_text())
+    assert partial["parts_done"] == ["targets"] and partial["targets"] == [{"batch": 64}]
+
+
 # ---- internal errors: one line, the traceback only under --debug ---------------------------------------------------
 
 def test_an_internal_error_is_one_line_and_its_traceback_is_behind_debug(capsys, monkeypatch):

@@ -143,19 +143,26 @@ def run_engine(args) -> int:
     out = check_output(args.out or results_dir(device_slug()) / "engine.json", "--out", args.force, (".json",),
                        create_parent=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with on_interrupt(lambda: f"{out} holds the parts finished so far (its 'parts_done'); rerun the others"):
-        result = _bench_engine(args, parts, out)
+    partial = out.with_name(out.name + ".partial")   # the parts measured so far, until all are done
+
+    def interrupted() -> str:
+        kept = f"; the parts finished so far are in {partial} (its 'parts_done')" if partial.exists() else ""
+        return f"{out} is as it was{kept}; rerun to measure"
+
+    with on_interrupt(interrupted):
+        result = _bench_engine(args, parts, partial)
         if "validate" in result and result["validate"]["points"]:
             calibrate(result, out.with_name("step_model.json"))   # this GPU's step-time model
     atomic_write(out, json.dumps(result, indent=1))
+    partial.unlink(missing_ok=True)
     _engine_summary(result)
     print(f"wrote {out}")
     return 0
 
 
-def _bench_engine(args, parts: list[str], out: Path) -> dict:
-    """Every asked-for part; the result file is rewritten (atomically) after each, so a crash or a time limit
-    keeps the parts already measured ('parts_done' lists them)."""
+def _bench_engine(args, parts: list[str], partial: Path) -> dict:
+    """Every asked-for part; `partial` is rewritten (atomically) after each, so a crash or a time limit keeps
+    the parts already measured ('parts_done' lists them) while the results file stays as it was."""
     result = {"provenance": provenance("kinetics bench engine " + " ".join(sys.argv[3:])),
               "quick": args.quick, "ceilings": measure_ceilings(), "parts_done": []}
     log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],
@@ -170,7 +177,7 @@ def _bench_engine(args, parts: list[str], out: Path) -> dict:
                                             0.02 if args.quick else args.replay_scale, args.quick)
         elif part == "saturated":
             def save(rows, part=part):
-                atomic_write(out, json.dumps({**result, part: rows}, indent=1))
+                atomic_write(partial, json.dumps({**result, part: rows}, indent=1))
 
             result["saturated"] = bench_saturated(args.workload, tuple(args.saturated_models.split(",")),
                                                   args.replay_trials, args.saturated_steps, args.saturated_fill,
@@ -182,7 +189,7 @@ def _bench_engine(args, parts: list[str], out: Path) -> dict:
                                                 models=tuple(args.validate_models.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
         result["parts_done"].append(part)
-        atomic_write(out, json.dumps(result, indent=1))
+        atomic_write(partial, json.dumps(result, indent=1))
     return result
 
 
