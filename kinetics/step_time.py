@@ -3,12 +3,15 @@
 The bytes-and-FLOPs model (kinetics.cost) prices one decode step as compute C = FLOPs / peak and memory
 M = bytes / bandwidth, added (or overlapped: max). A real step also pays a fixed cost per layer (kernel launches,
 small latency-bound kernels: norms, the selection's top-k) and a cost per layer and row, and overlaps compute with
-memory only in part. The step model says
+memory only in part. A batch of unequal contexts (a busy server's) also waits for its longest row: the attention
+kernel gives each (row, KV head) its own programs, and the row with the most tokens finishes last. S is that
+row's memory time beyond the mean row's (zero when every row holds the same context). The step model says
 
-    t = a * layers + b * layers * rows + c * (C + M) + d * max(C, M),     a, b, c, d >= 0,
+    t = a * layers + b * layers * rows + c * (C + M) + d * max(C, M) + e * S,     a, b, c, d, e >= 0,
 
 one set of coefficients per attention backend (dense, block top-k): c alone is the additive roofline, d alone the
-perfect-overlap one, and the fit decides between them. The coefficients are fitted by non-negative least squares on
+perfect-overlap one, and the fit decides between them; e is how much of the longest row's excess the step pays
+(fitted on grid points whose rows have unequal contexts). The coefficients are fitted by non-negative least squares on
 relative errors over a calibration half of a measured grid (`kinetics bench engine --parts validate`), and judged on
 the other half. A calibration belongs to one GPU: it is saved with its provenance and refuses another device.
 
@@ -24,21 +27,25 @@ import numpy as np
 
 from kinetics.errors import InputError
 
-FEATURES = ("per_layer_s", "per_layer_row_s", "additive", "overlap")
+FEATURES = ("per_layer_s", "per_layer_row_s", "additive", "overlap", "longest_row_s")
 
 
-def features(layers: float, rows: float, compute_s: float, memory_s: float) -> np.ndarray:
+def features(layers: float, rows: float, compute_s: float, memory_s: float, spread_s: float = 0.0) -> np.ndarray:
     """The step model's regressors for one step (see the module docstring)."""
-    return np.array([layers, layers * rows, compute_s + memory_s, max(compute_s, memory_s)], dtype=float)
+    return np.array([layers, layers * rows, compute_s + memory_s, max(compute_s, memory_s), spread_s], dtype=float)
 
 
 def _point_features(point: dict) -> np.ndarray:
-    return features(point["layers"], point["batch"], point["predicted_compute_s"], point["predicted_memory_s"])
+    # grids of equal contexts recorded before the longest-row term have no spread: it is zero for them
+    return features(point["layers"], point["batch"], point["predicted_compute_s"], point["predicted_memory_s"],
+                    point.get("predicted_spread_s", 0.0))
 
 
 def calibration_split(points: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Every other point of the grid (ordered by attention, model, batch, context) to fit, the rest to judge."""
-    order = sorted(points, key=lambda p: (p["attention"], p["layers"], p["model"], p["batch"], p["context"]))
+    """Every other point of the grid to fit, the rest to judge; ordered by attention, equal or unequal contexts,
+    model, batch and context, so that each half has each kind's share of every model and of the unequal batches."""
+    order = sorted(points, key=lambda p: (p["attention"], p.get("ragged", False), p["layers"],
+                                          p["model"], p["batch"], p["context"]))
     return order[0::2], order[1::2]
 
 
@@ -55,16 +62,23 @@ class StepModel:
     provenance: dict = field(default_factory=dict)
     fit: dict = field(default_factory=dict)  # per kind: points fitted and held out, MAPE of each half
 
-    def step_seconds(self, attention: str, layers: float, rows: float, compute_s: float, memory_s: float) -> float:
+    def step_seconds(self, attention: str, layers: float, rows: float, compute_s: float, memory_s: float,
+                     spread_s: float = 0.0) -> float:
         if attention not in self.coefficients:
             raise InputError(f"the step model of {self.device} has no {attention!r} backend "
                              f"(calibrated: {', '.join(sorted(self.coefficients))})")
-        return float(features(layers, rows, compute_s, memory_s) @ np.asarray(self.coefficients[attention]))
+        return float(features(layers, rows, compute_s, memory_s, spread_s) @ self._coefficients(attention))
+
+    def _coefficients(self, attention: str) -> np.ndarray:
+        """One per FEATURES entry (a calibration saved before the longest-row term has none for it: zero)."""
+        c = np.zeros(len(FEATURES))
+        given = np.asarray(self.coefficients[attention], dtype=float)
+        c[:len(given)] = given
+        return c
 
     def predict(self, point: dict) -> float:
         """Seconds of one measured grid point (a dict as `kinetics bench engine --parts validate` records)."""
-        return self.step_seconds(point["attention"], point["layers"], point["batch"], point["predicted_compute_s"],
-                                 point["predicted_memory_s"])
+        return float(_point_features(point) @ self._coefficients(point["attention"]))
 
     def save(self, path: str | Path) -> Path:
         """Atomic write (temp file + rename) of the calibration as JSON."""
@@ -91,7 +105,7 @@ def fit_step_model(points: list[dict], device: str, provenance: dict | None = No
     """NNLS fit of each backend's coefficients on the calibration half; MAPE on both halves.
 
     Each point needs: attention, model, layers, batch, context, measured_s, predicted_compute_s, predicted_memory_s
-    (what `kinetics bench engine --parts validate` records)."""
+    and, for unequal contexts (ragged: true), predicted_spread_s (what `kinetics bench engine --parts validate` records)."""
     from scipy.optimize import nnls
 
     if not points:
@@ -129,13 +143,14 @@ def decode_step_terms(spec, hardware, attention, contexts, bucket: int = 32, mem
     Each request's share is the cost of its one more token (the exact convention's marginal cost at this batch
     size); contexts are rounded to `bucket` tokens (under 1% of a step's KV bytes at 4k tokens) and `memo`
     (a dict the caller keeps) remembers each (context, batch) across steps, so a long window needs few cost
-    evaluations."""
+    evaluations. spread_seconds: the memory time of the longest row's share beyond the mean row's (the step
+    model's longest-row term; zero when all contexts are equal)."""
     from kinetics.parallel_cost import decode_step_seconds
 
     contexts = np.asarray(contexts, dtype=np.int64)
     rows = len(contexts)
     memo = {} if memo is None else memo
-    compute = memory = 0.0
+    compute = memory = longest = 0.0
     for context in np.maximum(bucket, contexts // bucket * bucket):
         key = (int(context), rows)
         if key not in memo:   # a step of `rows` requests all at this context, shared out per request
@@ -143,7 +158,9 @@ def decode_step_terms(spec, hardware, attention, contexts, bucket: int = 32, mem
             memo[key] = (step["compute_seconds"] / rows, step["memory_seconds"] / rows)
         compute += memo[key][0]
         memory += memo[key][1]
-    return {"compute_seconds": compute, "memory_seconds": memory, "seconds": compute + memory}
+        longest = max(longest, memo[key][1])
+    return {"compute_seconds": compute, "memory_seconds": memory, "seconds": compute + memory,
+            "spread_seconds": max(0.0, longest - memory / max(rows, 1))}
 
 
 def window_steps(snapshot: list[dict], decode_steps: int) -> list[np.ndarray]:
@@ -169,6 +186,6 @@ def predict_window(model: StepModel, spec, hardware, attention, kind: str, snaps
             continue
         terms = decode_step_terms(spec, hardware, attention, contexts, memo=memo)
         predicted += model.step_seconds(kind, spec.num_layers, len(contexts), terms["compute_seconds"],
-                                        terms["memory_seconds"])
+                                        terms["memory_seconds"], terms["spread_seconds"])
         roofline += terms["seconds"]
     return {"seconds": predicted, "roofline_seconds": roofline}

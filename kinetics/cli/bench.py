@@ -124,7 +124,8 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
                         help="saturated: decode steps in the measured window (default 250)")
     parser.add_argument("--saturated-fill", type=float, default=0.97,
                         help="saturated: share of the KV cache the snapshot fills at the end of the window")
-    parser.add_argument("--saturated-model", default="qwen3-8b", help="saturated: model shape (default qwen3-8b)")
+    parser.add_argument("--saturated-models", default="qwen3-8b",
+                        help="saturated: comma-separated model shapes (default qwen3-8b)")
     parser.add_argument("--quick", action="store_true", help="a small version of every part (a smoke test)")
     parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.set_defaults(func=run_engine)
@@ -141,10 +142,9 @@ def run_engine(args) -> int:
         raise InputError("kinetics bench engine needs a CUDA GPU")
     out = check_output(args.out or results_dir(device_slug()) / "engine.json", "--out", args.force, (".json",),
                        create_parent=True)
-    with on_interrupt(lambda: f"nothing was written; {out} is as it was (results are written when every part "
-                              f"has finished); rerun to measure"):
-        result = _bench_engine(args, parts)
-        out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with on_interrupt(lambda: f"{out} holds the parts finished so far (its 'parts_done'); rerun the others"):
+        result = _bench_engine(args, parts, out)
         if "validate" in result and result["validate"]["points"]:
             calibrate(result, out.with_name("step_model.json"))   # this GPU's step-time model
     atomic_write(out, json.dumps(result, indent=1))
@@ -153,10 +153,11 @@ def run_engine(args) -> int:
     return 0
 
 
-def _bench_engine(args, parts: list[str]) -> dict:
-    """Every asked-for part; the result is written only once all have finished, so a crash keeps the old file."""
+def _bench_engine(args, parts: list[str], out: Path) -> dict:
+    """Every asked-for part; the result file is rewritten (atomically) after each, so a crash or a time limit
+    keeps the parts already measured ('parts_done' lists them)."""
     result = {"provenance": provenance("kinetics bench engine " + " ".join(sys.argv[3:])),
-              "quick": args.quick, "ceilings": measure_ceilings()}
+              "quick": args.quick, "ceilings": measure_ceilings(), "parts_done": []}
     log.info("ceilings: copy %.2f TB/s, bf16 matmul %.0f TFLOP/s", result["ceilings"]["copy_tbps"],
              result["ceilings"]["matmul_tflops"])
     for part in parts:
@@ -168,7 +169,8 @@ def _bench_engine(args, parts: list[str]) -> dict:
                                             args.replay_problems, args.replay_trials,
                                             0.02 if args.quick else args.replay_scale, args.quick)
         elif part == "saturated":
-            result["saturated"] = bench_saturated(args.workload, args.saturated_model, args.replay_trials,
+            result["saturated"] = bench_saturated(args.workload, tuple(args.saturated_models.split(",")),
+                                                  args.replay_trials,
                                                   args.saturated_steps, args.saturated_fill, args.quick)
         else:
             result["validate"] = bench_validate(result["ceilings"], args.quick,
@@ -176,6 +178,8 @@ def _bench_engine(args, parts: list[str]) -> dict:
                                                 kinds=tuple(args.validate_attention.split(",")),
                                                 models=tuple(args.validate_models.split(",")))
         result.setdefault("part_seconds", {})[part] = time.perf_counter() - start
+        result["parts_done"].append(part)
+        atomic_write(out, json.dumps(result, indent=1))
     return result
 
 
