@@ -171,25 +171,25 @@ def bench_replay(ceilings: dict, workload_source, problems: int, trials: int, sc
 # ---- (b2) a saturated cache ----------------------------------------------------------------------------------------
 
 def bench_saturated(workload_source, models: tuple[str, ...], trials: int, steps: int, fill: float,
-                    quick: bool) -> list[dict]:
+                    quick: bool, save=lambda rows: None) -> list[dict]:
     """Block top-k (budget 1024, page 16) and dense on one snapshot of a full cache (kinetics.engine.replay),
-    for each model shape in turn."""
+    for each model shape in turn; save(rows) after each run (a time limit keeps what was measured)."""
     from kinetics.engine.replay import load_workload
 
     workload = load_workload(workload_source, "qwen3-8b", "aime24", trials, None, length_scale=0.05 if quick else 1.0)
-    rows = []
+    rows: list[dict] = []
     for model in (("qwen3-0.6b",) if quick else models):
-        rows += _saturated_model(workload, model, steps, fill)
+        _saturated_model(workload, model, steps, fill, rows, save)
     return rows
 
 
-def _saturated_model(workload, model: str, steps: int, fill: float) -> list[dict]:
+def _saturated_model(workload, model: str, steps: int, fill: float, rows: list[dict], save) -> None:
     from kinetics.engine import LLM, AttentionConfig, SamplingParams
     from kinetics.engine.replay import saturated_replay, saturated_snapshot
     from kinetics.models import get_model
 
     longest = max(p.prompt_tokens + max(p.gen_tokens) for p in workload.problems)
-    rows, snapshot, num_pages = [], None, None
+    snapshot, num_pages, mine = None, None, []
     # block top-k first: its summaries take memory, so its page count bounds both runs (the same snapshot)
     for attention in (AttentionConfig(kind="blocktopk", budget=1024, page_size=16), AttentionConfig()):
         llm = LLM(get_model(model), device="cuda", seed=0, attention=attention,
@@ -205,19 +205,20 @@ def _saturated_model(workload, model: str, steps: int, fill: float) -> list[dict
         row = saturated_replay(llm, snapshot)
         row["model"] = model
         row["workload"] = {k: v for k, v in workload.__dict__.items() if k != "problems"}
+        mine.append(row)
         rows.append(row)
         st = row["steady"]
         log.info("saturated %s %s: %d requests, steady %.0f tok/s over %d steps (batch %.0f, occupancy %.2f-%.2f); "
                  "whole (prefill + window) %.0f tok/s", model, attention.kind, row["requests"], st["tokens_per_s"],
                  st["decode_steps"], st["mean_batch"], st["occupancy_min"], st["occupancy_max"],
                  row["whole"]["tokens_per_s"])
+        if attention.kind == "dense":
+            for done in mine:
+                done["steady_speedup_vs_dense"] = done["steady"]["tokens_per_s"] / st["tokens_per_s"]
+                done["whole_speedup_vs_dense"] = done["whole"]["tokens_per_s"] / row["whole"]["tokens_per_s"]
+        save(rows)
         del llm
         _release()
-    dense = rows[-1]
-    for row in rows:
-        row["steady_speedup_vs_dense"] = row["steady"]["tokens_per_s"] / dense["steady"]["tokens_per_s"]
-        row["whole_speedup_vs_dense"] = row["whole"]["tokens_per_s"] / dense["whole"]["tokens_per_s"]
-    return rows
 
 
 # ---- (c) cost model vs clock --------------------------------------------------------------------------------------

@@ -169,9 +169,12 @@ def _bench_engine(args, parts: list[str], out: Path) -> dict:
                                             args.replay_problems, args.replay_trials,
                                             0.02 if args.quick else args.replay_scale, args.quick)
         elif part == "saturated":
+            def save(rows, part=part):
+                atomic_write(out, json.dumps({**result, part: rows}, indent=1))
+
             result["saturated"] = bench_saturated(args.workload, tuple(args.saturated_models.split(",")),
-                                                  args.replay_trials,
-                                                  args.saturated_steps, args.saturated_fill, args.quick)
+                                                  args.replay_trials, args.saturated_steps, args.saturated_fill,
+                                                  args.quick, save)
         else:
             result["validate"] = bench_validate(result["ceilings"], args.quick,
                                                 deadline=time.perf_counter() + args.validate_seconds,
@@ -197,7 +200,8 @@ def _engine_summary(result: dict) -> None:
     for row in result.get("saturated", []):
         st = row["steady"]
         print(f"saturated {row['model']} {row['attention']['kind']:<9}: {st['tokens_per_s']:>9,.0f} tok/s steady over "
-              f"{st['decode_steps']} steps ({row['steady_speedup_vs_dense']:.2f}x dense), batch {st['mean_batch']:.0f}, "
+              f"{st['decode_steps']} steps ({row.get('steady_speedup_vs_dense', float('nan')):.2f}x dense), "
+              f"batch {st['mean_batch']:.0f}, "
               f"occupancy {st['occupancy_min']:.2f}-{st['occupancy_max']:.2f}")
     v = result.get("validate")
     if v:
