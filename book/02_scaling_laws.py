@@ -284,10 +284,11 @@ for s in strategies:
     display(Markdown(f"**{STRATEGY_NAMES[s]}** (paper convention): decades of cost "
                      "each model wins, and the cost (FLOP or eFLOP per problem) where "
                      "it first wins"))
+    spans = spans_summary(s, "paper")
     display(numbered_table(
-        spans_summary(s, "paper"),
+        spans,
         f"{STRATEGY_NAMES[s]}: decades of cost each model wins, and where it first "
-        "wins (paper convention).", f"tab-ch2-spans-{s}", cell))
+        "wins (paper convention).", f"tab-ch2-spans-{s}", dict.fromkeys(spans, cell)))
 
 # %% [markdown]
 # (sec-ch2-iso)=

@@ -111,6 +111,7 @@ from kinetics.errors import InputError
 from kinetics.plots import diagrams
 from kinetics.plots import engine as eplots
 from kinetics.plots import style
+from kinetics.plots.tables import as_given, for_floats, numbered_table
 import transformers
 from kinetics.models import get_model
 from kinetics.cost import Attention as CostAttention
@@ -150,8 +151,14 @@ for path in files:
     rows.append(
         {"file": path.name, "lines": len(source.splitlines()), "what it holds": doc}
     )
-pd.set_option("display.max_colwidth", 110)
-display(pd.DataFrame(rows).set_index("file"))
+display(
+    numbered_table(
+        pd.DataFrame(rows),
+        "The engine's files: what each holds and how long it is.",
+        "tab-ch5-files",
+        index=False,
+    )
+)
 
 # %% [markdown]
 # **The cache.** KV memory is cut into pages of `page_size` tokens, as in vLLM {cite:p}`vllm2023`.
@@ -263,9 +270,13 @@ for name, make in [
         }
     )
 display(
-    pd.DataFrame(checks)
-    .set_index("model")
-    .style.format({"max |logit difference|": "{:.1e}"})
+    numbered_table(
+        pd.DataFrame(checks),
+        "The engine against Hugging Face transformers on the same random weights.",
+        "tab-ch5-vs-hf",
+        {"max |logit difference|": "{:.1e}"},
+        index=False,
+    )
 )
 
 # %% [markdown]
@@ -304,16 +315,21 @@ except InputError as error:
         ],
     )
 display(
-    pd.DataFrame(
-        [
-            {
-                "query_id": p.query_id,
-                "prompt tokens": p.prompt_tokens,
-                "generated tokens": p.gen_tokens,
-            }
-            for p in workload.problems
-        ]
-    ).set_index("query_id")
+    numbered_table(
+        pd.DataFrame(
+            [
+                {
+                    "query_id": p.query_id,
+                    "prompt tokens": p.prompt_tokens,
+                    "generated tokens": p.gen_tokens,
+                }
+                for p in workload.problems
+            ]
+        ),
+        "The replayed workload: each problem's prompt and its samples' lengths.",
+        "tab-ch5-workload",
+        index=False,
+    )
 )
 print(f"source: {workload.source}, lengths x {workload.length_scale}")
 
@@ -367,7 +383,15 @@ for label, attention in [
             "steps (prefill / decode)": f"{s['prefill_steps']} / {s['decode_steps']}",
         }
     )
-display(pd.DataFrame(summaries).set_index("attention").T)
+summaries_view = pd.DataFrame(summaries).set_index("attention").T
+display(
+    numbered_table(
+        summaries_view.rename_axis("measure"),
+        "The CPU replay, dense and block top-k: throughput, pages and scheduling.",
+        "tab-ch5-cpu-replay",
+        dict.fromkeys(summaries_view.columns, as_given),
+    )
+)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Requests decoded per step (top) and KV pages in use (bottom) while the engine replays traces on a CPU, dense and block top-k: prefill steps admit requests until the pages run out, decode steps then grow them, and a preemption frees the newest request's pages.", "name": "fig-ch5-timeline"}}
 fig = eplots.scheduler_timeline(runs)
@@ -427,7 +451,14 @@ targets = pd.DataFrame(
         for r in main["targets"]
     ]
 ).set_index("batch")
-display(targets)
+display(
+    numbered_table(
+        targets,
+        "The engine against Hugging Face generate and the decode roofline, per batch.",
+        "tab-ch5-targets",
+        "{:,}",
+    )
+)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Decode throughput of the engine against Hugging Face generate and against the decode roofline, per batch size, from the saved GPU run named above.", "name": "fig-ch5-engine-vs-hf"}}
 fig = eplots.targets_figure(main["targets"])
@@ -461,7 +492,14 @@ for device, run in target_runs.items():
             f">= {TARGET_VS_HF:.0f}x": met(r["speedup_vs_hf"] >= TARGET_VS_HF),
         }
     )
-display(pd.DataFrame(verdicts).set_index("GPU"))
+display(
+    numbered_table(
+        pd.DataFrame(verdicts),
+        f"The engine's targets at batch {TARGET_BATCH}, on each GPU it was measured on.",
+        "tab-ch5-target-verdicts",
+        index=False,
+    )
+)
 at_target = next(r for r in h200_run["targets"] if r["batch"] == TARGET_BATCH)
 share_ok = at_target["fraction_of_roofline"] >= TARGET_ROOFLINE_SHARE
 hf_ok = at_target["speedup_vs_hf"] >= TARGET_VS_HF
@@ -552,7 +590,15 @@ for r in rep["replay"]:
             "predicted + overhead s": round(calibrated_replay_seconds(r, cal), 1),
         }
     )
-display(pd.DataFrame(replay_rows).set_index(["attention", "page"]).T)
+replay_view = pd.DataFrame(replay_rows).set_index(["attention", "page"]).T
+display(
+    numbered_table(
+        replay_view.rename_axis("measure"),
+        "Trace replay on the GPU per attention setting (attention, page size).",
+        "tab-ch5-gpu-replay",
+        dict.fromkeys(replay_view.columns, as_given),
+    )
+)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Trace replay on the GPU: measured throughput per attention setting against the cost model's prediction.", "name": "fig-ch5-replay"}}
 fig = eplots.replay_figure(rep["replay"])
@@ -634,7 +680,16 @@ display(
         + f" ({main['provenance']['device']}, `kinetics bench engine`, commands above):"
     )
 )
-display(step_speedup.map(lambda v: "–" if pd.isna(v) else f"{v:.2f}"))
+speedup_view = step_speedup.set_axis([f"{c:,}" for c in step_speedup.columns], axis=1)
+display(
+    numbered_table(
+        speedup_view,
+        "One decode step: dense time / block top-k time, per model and batch (rows)"
+        " and context in tokens (columns).",
+        "tab-ch5-step-speedup",
+        for_floats(speedup_view, "{:.2f}"),
+    )
+)
 
 # %% tags=["hide-input"]
 shortest = step_speedup[step_speedup.columns[0]]
@@ -719,7 +774,14 @@ calib = pd.DataFrame(
         for kind, v in cal.by_kind.items()
     ]
 )
-display(calib.set_index("attention"))
+display(
+    numbered_table(
+        calib,
+        "The roofline with a fitted overhead per layer and step, per attention kind.",
+        "tab-ch5-calibration",
+        index=False,
+    )
+)
 display(
     Markdown(
         "Held out (batch > 1), the roofline's mean absolute error is"
@@ -745,13 +807,14 @@ display(
             "calibrated_error_pct": "err % (cal.)",
         }
     )
-    .style.format(precision=1)
-    .hide(axis="index")
-    .set_table_styles(
-        [
-            {"selector": "td", "props": "padding: 0.15em 0.45em; white-space: nowrap;"},
-            {"selector": "th", "props": "padding: 0.15em 0.45em;"},
-        ]
+    .pipe(
+        lambda view: numbered_table(
+            view,
+            "The five steps the calibrated roofline misses most.",
+            "tab-ch5-worst",
+            for_floats(view, "{:.1f}"),
+            index=False,
+        )
     )
 )
 
@@ -817,7 +880,15 @@ def saturated_row(r):
 
 
 sat_table = pd.DataFrame([saturated_row(r) for r in sat_all])
-display(sat_table.set_index(["model", "attention"]).T)
+sat_view = sat_table.set_index(["model", "attention"]).T
+display(
+    numbered_table(
+        sat_view.rename_axis("measure"),
+        "Saturated replays: a full cache in steady state, per model and attention.",
+        "tab-ch5-saturated",
+        dict.fromkeys(sat_view.columns, as_given),
+    )
+)
 # the shape of the chapter's verdict: the trace model's own, both kinds on one snapshot
 sat = [r for r in sat_all if r["model"] == trace_model]
 if {r["attention"]["kind"] for r in sat} != {"dense", "blocktopk"}:
@@ -929,7 +1000,14 @@ whole = pd.DataFrame(
         for r in sat_all
     ]
 ).set_index(["model", "attention"])
-display(whole)
+display(
+    numbered_table(
+        whole,
+        "The saturated runs as a whole: the snapshot's prefill and the window.",
+        "tab-ch5-whole",
+        as_given,
+    )
+)
 longest = max(q["recorded_gen"] for q in sat_by["dense"]["snapshot"])
 dense_step_s = float(np.median(sat_by["dense"]["steady"]["step_ms"])) / 1e3
 prefill = {
@@ -1028,7 +1106,16 @@ for device, model, pts in (
                 "e: longest request": e,
             }
         )
-display(pd.DataFrame(fits).set_index(["device", "attention"]).style.format(precision=3))
+fits_view = pd.DataFrame(fits)
+display(
+    numbered_table(
+        fits_view,
+        "The step model's coefficients and held-out errors, per GPU and attention.",
+        "tab-ch5-step-model",
+        for_floats(fits_view, "{:.3f}"),
+        index=False,
+    )
+)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The step model against the clock on the H200 grid: hollow marks are the roofline, filled ones the step model; right, signed errors by batch.", "name": "fig-ch5-step-model"}}
 fig = eplots.validation_figure(
@@ -1085,7 +1172,14 @@ windows = pd.DataFrame(
         for r in sat_all
     ]
 ).set_index(["model", "attention"])
-display(windows.style.format(precision=2))
+display(
+    numbered_table(
+        windows,
+        "Saturated windows: measured time against the step model and the roofline.",
+        "tab-ch5-windows",
+        "{:.2f}",
+    )
+)
 # the dense miss: a grid step of unequal contexts with about the same requests and bytes
 dense_sat = sat_by["dense"]
 near = min(

@@ -83,6 +83,21 @@ def test_numbered_table_is_a_myst_table_directive():
         table_markdown(frame, "Costs.", "fig-x")
 
 
+def test_a_transposed_table_keeps_each_value_as_given():
+    import pandas as pd
+
+    from kinetics.plots.tables import as_given, table_markdown
+
+    rows = pd.DataFrame([{"model": "8b", "attention": "dense", "tok/s": 1949, "step ms": 41.7, "ok": True},
+                         {"model": "8b", "attention": "block top-k", "tok/s": 6416, "step ms": 12.5, "ok": False}])
+    view = rows.set_index(["model", "attention"]).T
+    text = table_markdown(view.rename_axis("measure"), "Runs.", "tab-runs",
+                          dict.fromkeys(view.columns, as_given))
+    assert "| measure | 8b, dense | 8b, block top-k |" in text
+    assert "| tok/s | 1,949 | 6,416 |" in text and "| step ms | 41.7 | 12.5 |" in text
+    assert "| ok | True | False |" in text
+
+
 def test_kernel_listing_reads_the_source_and_marks_program_ids():
     from kinetics.plots.source import listing_html, ownership_lines, source_of
 

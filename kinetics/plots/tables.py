@@ -10,6 +10,19 @@ import pandas as pd
 Format = str | Callable[[object], str]
 
 
+def as_given(value) -> str:
+    """A value as the cell computed it (already rounded), integers with thousands separators: for tables whose
+    rows mix quantities, such as a transposed one whose columns are settings."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    return "—" if np.isnan(value) else f"{value:,.10g}"
+
+
+def for_floats(frame: pd.DataFrame, fmt: Format) -> dict[str, Format]:
+    """One format for the float columns only (counts such as batch or context stay integers)."""
+    return {c: fmt for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
+
+
 def _cell(value, fmt: Format | None) -> str:
     if callable(fmt):
         text = fmt(value)
@@ -28,6 +41,11 @@ def table_markdown(frame: pd.DataFrame, caption: str, name: str,
     function, or gives one format for every numeric column; the index becomes the first column when `index`."""
     if not name.startswith("tab-"):
         raise ValueError(f"table names start with 'tab-' (got {name!r}), so links read as tables")
+    if isinstance(frame.columns, pd.MultiIndex):   # e.g. (model, attention) after a transpose: "model, attention"
+        flat = {c: ", ".join(map(str, c)) for c in frame.columns}
+        frame = frame.set_axis(list(flat.values()), axis=1)
+        if isinstance(formats, Mapping):
+            formats = {flat.get(c, c): f for c, f in formats.items()}
     frame = frame.reset_index() if index else frame
     columns = [str(c) for c in frame.columns]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
