@@ -495,7 +495,7 @@ for device, run in target_runs.items():
 display(
     numbered_table(
         pd.DataFrame(verdicts),
-        f"The engine's targets at batch {TARGET_BATCH}, on each GPU it was measured on.",
+        f"The engine's targets at batch {TARGET_BATCH}, on each GPU measured.",
         "tab-ch5-target-verdicts",
         index=False,
     )
