@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -27,17 +28,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def add_list_and_show(parser: argparse.ArgumentParser, list_presets, show_one, show_help: str,
+def add_list_and_show(parser: argparse.ArgumentParser, presets, get_one, print_list, print_one, show_help: str,
                       name_help: str | None = None) -> None:
-    """The `list [--json]` and `show NAME [--json]` actions of a group of presets (hardware, models)."""
+    """The `list [--json]` and `show NAME [--json]` actions of a group of presets (hardware, models): `presets()`
+    and `get_one(name)` give objects with `to_dict()`; `print_list(objects)` and `print_one(object)` print text."""
+    def listing(args) -> int:
+        objects = presets()
+        if args.json:
+            print(json.dumps([o.to_dict() for o in objects], indent=2))
+        else:
+            print_list(objects)
+        return 0
+
+    def show(args) -> int:
+        one = get_one(args.name)
+        if args.json:
+            print(json.dumps(one.to_dict(), indent=2))
+        else:
+            print_one(one)
+        return 0
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    listing = sub.add_parser("list", help="list the presets")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=list_presets)
-    show = sub.add_parser("show", help=show_help)
-    show.add_argument("name", help=name_help)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=show_one)
+    list_parser = sub.add_parser("list", help="list the presets")
+    list_parser.add_argument("--json", action="store_true")
+    list_parser.set_defaults(func=listing)
+    show_parser = sub.add_parser("show", help=show_help)
+    show_parser.add_argument("name", help=name_help)
+    show_parser.add_argument("--json", action="store_true")
+    show_parser.set_defaults(func=show)
 
 
 class Parser(argparse.ArgumentParser):

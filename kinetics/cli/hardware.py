@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from kinetics.cli import add_list_and_show
 from kinetics.hardware import PRESETS, TERA, Hardware, get_hardware, resolve_hardware
@@ -23,28 +22,20 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    add_list_and_show(parser, _cli_list, _cli_show, "show one preset")
+    add_list_and_show(parser, lambda: list(PRESETS.values()), get_hardware, _print_list, _print_one,
+                      "show one preset")
 
 
-def _cli_list(args) -> int:
-    if args.json:
-        print(json.dumps([hw.to_dict() for hw in PRESETS.values()], indent=2))
-        return 0
+def _print_list(presets: list[Hardware]) -> None:
     print(f"{'name':<10} {'bf16 TFLOP/s':>12} {'fp8 TFLOP/s':>12} {'HBM TB/s':>9} {'mem GB':>7} {'I bf16':>7}")
-    for hw in PRESETS.values():
+    for hw in presets:
         fp8 = f"{hw.peak_flops['fp8'] / TERA:12.0f}" if "fp8" in hw.peak_flops else f"{'-':>12}"
         print(f"{hw.name:<10} {hw.peak('bf16') / TERA:12.0f} {fp8} {hw.hbm_bandwidth / 1e12:9.2f} "
               f"{hw.memory_bytes / 1e9:7.0f} {hw.intensity('bf16'):7.1f}")
-    return 0
 
 
-def _cli_show(args) -> int:
-    hw = get_hardware(args.name)
-    if args.json:
-        print(json.dumps(hw.to_dict(), indent=2))
-        return 0
+def _print_one(hw: Hardware) -> None:
     print(f"{hw.name}  ({hw.source})")
     for dtype, rate in hw.peak_flops.items():
         print(f"  peak {dtype:<5} {rate / TERA:10.1f} TFLOP/s   intensity {hw.intensity(dtype):7.1f} FLOP/byte")
     print(f"  HBM bandwidth {hw.hbm_bandwidth / 1e12:.2f} TB/s, memory {hw.memory_bytes / 1e9:.0f} GB")
-    return 0
