@@ -150,3 +150,32 @@ def test_tensor_parallel_grows_the_batch_that_shares_weight_reads():
     assert tp8.memory_bytes == 8 * b200.memory_bytes and tp8.intensity("bf16") == b200.intensity("bf16")
     assert default_batch_size("qwen3-32b", tp8) > 8 * default_batch_size("qwen3-32b", b200)
     assert V.tensor_parallel(b200, 1) is b200
+
+
+def _saturated_row(model, kind, steady_tps, whole_tps):
+    return {"model": model, "attention": {"kind": kind}, "requests": 80,
+            "steady": {"tokens_per_s": steady_tps, "occupancy_min": 0.92, "occupancy_max": 0.94, "decode_steps": 250},
+            "whole": {"tokens_per_s": whole_tps, "prefill_s": 30.0, "wall_s": 40.0}}
+
+
+def test_the_engine_claim_is_the_saturated_steady_state_of_the_traces_model(tmp_path, monkeypatch):
+    import kinetics.paths
+
+    monkeypatch.setattr(kinetics.paths, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(V, "RESULTS_DIR", tmp_path)
+    claim = lambda: V._engine_claim(None)[0]  # noqa: E731 (reads only the results folder)
+    assert claim().verdict == V.NOT_MEASURED
+    folder = tmp_path / "nvidia-h200"
+    folder.mkdir()
+    meta = {"provenance": {"date": "2026-11-29T20:00:00", "device": "NVIDIA H200"}, "ceilings": {}}
+    (folder / "engine_a.json").write_text(json.dumps({**meta, "saturated": [
+        _saturated_row("qwen3-8b", "blocktopk", 6000.0, 300.0), _saturated_row("qwen3-8b", "dense", 2000.0, 500.0),
+        _saturated_row("qwen3-14b", "blocktopk", 4000.0, 250.0)]}))
+    (folder / "engine_b.json").write_text(json.dumps({**meta, "saturated": [
+        _saturated_row("qwen3-32b", "blocktopk", 900.0, 100.0), _saturated_row("qwen3-32b", "dense", 1000.0, 120.0)]}))
+    v = claim()
+    assert v.ours == pytest.approx(3.0) and v.verdict == V.CONDITIONAL   # 8B, not the larger shapes
+    assert "qwen3-32b 0.90x" in v.sensitivity and "qwen3-8b 0.60x" in v.sensitivity
+    assert "qwen3-14b" not in v.sensitivity   # no dense run to compare with
+    (folder / "engine_a.json").unlink()
+    assert claim().ours == pytest.approx(0.9) and claim().verdict == V.NOT_SUPPORTED
