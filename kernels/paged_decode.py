@@ -137,11 +137,17 @@ CONFIG = {
 }
 
 
-def _num_splits(units: int, max_slots: int, device: torch.device, cfg: dict) -> int:
-    """Enough programs to fill the GPU (programs_per_sm per SM), no split shorter than min_split_slots."""
-    sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 4
+def split_count(units: int, max_slots: int, sms: int, cfg: dict) -> int:
+    """The split rule: enough programs to fill the GPU (programs_per_sm per SM over `units` = rows x KV heads), no
+    split shorter than min_split_slots, at most 64. On the H200 (132 SMs) with the defaults: dense 1 split at 2048
+    rows, 2 at 512; sparse 1 at 512 rows and above (kernels/NOTES.md, v5)."""
     want = -(-cfg["programs_per_sm"] * sms // max(units, 1))
     return max(1, min(want, -(-max_slots // cfg["min_split_slots"]), 64))
+
+
+def _num_splits(units: int, max_slots: int, device: torch.device, cfg: dict) -> int:
+    sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 4
+    return split_count(units, max_slots, sms, cfg)
 
 
 def physical_pages(page_table, selected):
