@@ -39,3 +39,15 @@ def test_figures_from_the_saved_benchmark():
 def test_missing_benchmark_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="kinetics bench attention"):
         plots.load_attention(path=tmp_path / "none.json")
+
+
+def test_launch_check_reads_the_saved_run_at_todays_split_rule():
+    from kinetics.plots.kernels import launch_check
+
+    check = launch_check("nvidia-h200")
+    picks = {(r["kernel"], r["rows"], r["context"]): r["splits"] for r in check["rows"]}
+    assert picks[("dense", 2048, 32768)] == 1 and picks[("dense", 512, 32768)] == 2
+    assert picks[("sparse", 512, 32768)] == 1
+    for r in check["rows"]:
+        assert r["vs_flashinfer"] == r["flashinfer_ms"] / r["ours_ms"] and r["ours_ms"] > 0
+    assert launch_check("no-such-device") is None

@@ -231,3 +231,37 @@ def page_size_tradeoff(page_sizes, traffic: list[dict], recall: dict[str, list[f
     right.set_title("Precision falls with the page")
     right.legend(fontsize=9)
     return fig
+
+
+def launch_check(device: str) -> dict | None:
+    """The launch check saved beside a device's attention.json (`kinetics bench attention --tune dense,sparse
+    --quick`), read at today's split rule: for every shape, our kernel at the split count the rule picks now,
+    FlashInfer in the same run, and their ratio. None when the device has no such file.
+
+    {"provenance", "rows": [{"kernel": "dense" | "sparse", "rows", "context", "splits", "ours_ms", "repeat_ms"
+    (the same launch measured again as the check-time rule, or None), "flashinfer_ms", "vs_flashinfer"}]}"""
+    from kinetics.kernels.paged_decode import CONFIG, split_count
+
+    path = results_dir(device) / "launch_check.json"
+    if not path.is_file():
+        return None
+    check = json.loads(path.read_text())
+    sms = check["provenance"]["gpu"]["multiprocessors"]
+    then = check.get("base_config", {}).get("paged_decode", {})
+    out = []
+    for kernel, theirs in (("dense", "flashinfer_dense"), ("sparse_attn", "flashinfer_sparse")):
+        cfg_key = "dense" if kernel == "dense" else "sparse"
+        shapes = sorted({(r["rows"], r["context"], r.get("selected_pages")) for r in check["rows"]
+                         if r["kernel"] == kernel}, reverse=True)
+        for rows, context, selected in shapes:
+            at = [r for r in check["rows"] if (r["rows"], r["context"]) == (rows, context)]
+            slots = context if kernel == "dense" else selected * at[0]["page_size"]
+            splits = split_count(rows, slots, sms, CONFIG[cfg_key])
+            timed = {r["variant"]: r["median_ms"] for r in at if r["kernel"] == kernel}
+            same_then = cfg_key in then and split_count(rows, slots, sms, then[cfg_key]) == splits
+            fi = min(r["median_ms"] for r in at if r["kernel"] == theirs)
+            ours = timed[f"splits={splits}"]
+            out.append({"kernel": cfg_key, "rows": rows, "context": context, "splits": splits, "ours_ms": ours,
+                        "repeat_ms": timed.get("splits=rule") if same_then else None, "flashinfer_ms": fi,
+                        "vs_flashinfer": fi / ours})
+    return {"provenance": check["provenance"], "rows": out}
