@@ -15,7 +15,9 @@ Cache layout (the engine's contract)
   head ``h`` reads KV head ``h // group`` (any group size). ``head_dim`` in {16, 32, 64, 128, 256}.
 - ``summaries``: ``[num_pages, num_kv_heads, S, head_dim]`` per physical page: S = 1 holds the page's mean key
   (``kind="mean"``, the Kinetics authors' selector), S = 2 holds the element-wise min and max keys
-  (``kind="minmax"``, Quest's selector). Allocate with ``new_page_summaries``.
+  (``kind="minmax"``, Quest's selector). Allocate with ``new_page_summaries``; its ``dtype`` is the one setting
+  for the summary storage: the cache's dtype, float32, or ``torch.float8_e4m3fn`` (half the bytes of bf16 for the
+  selection to read; the writer clamps to +-448). Every kernel reads whichever it is given.
 - ``selected``: int32 ``[batch, num_kv_heads, width]`` logical page numbers (0 = the sequence's first page),
   ascending, padded with -1; what ``select_pages`` returns and ``sparse_paged_decode`` reads.
 

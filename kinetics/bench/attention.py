@@ -10,8 +10,10 @@ every call, median of >= 50 calls, random data, shuffled page tables):
                            over those pages: torch (one bmm over the whole per-request summary tensor, then slice,
                            torch.topk, gather through the page table), the same compiled by torch.compile, torch
                            scores + FlashInfer's own fused top-k + page-table transform, and our selection kernel
-The strongest contender is the fastest selection + FlashInfer; speedups are stated against it. The bytes floor is
-the bytes a step must move over FlashInfer's dense decode bandwidth measured in the same run.
+Every selection contender and our block top-k then run again on fp8 (e4m3) page summaries (`fp8` in each row).
+The strongest contender is the fastest selection + FlashInfer on either summary type; speedups are stated against
+it, for our faster block top-k of the two. The bytes floor is the bytes a step must move with bf16 summaries over
+FlashInfer's dense decode bandwidth measured in the same run; the fp8 floor (one byte per summary value) beside it.
 A layer benchmark times one Qwen3-8B decoder layer split per KV head (the authors' `benchmark/`), dense vs block
 top-k, in the authors' metric: decode tokens/s per GPU = batch / (layer time x 8 GPUs x 36 layers).
 """
