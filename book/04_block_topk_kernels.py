@@ -999,8 +999,9 @@ fig = kplots.time_breakdown(result)
 
 # %% [markdown]
 # (sec-ch4-fp8-quality)=
-# **What fp8 summaries cost in selection.** `python -m kinetics.bench.summary_quality`
-# selects the same problem from bf16 and from fp8 mean keys with our kernels (the sizes
+# ### What fp8 summaries cost in selection
+#
+# `python -m kinetics.bench.summary_quality` selects the same problem from bf16 and from fp8 mean keys with our kernels (the sizes
 # are in the table's source file) on three kinds of keys: *random*
 # (standard normal: no page matters more than another, so rankings are near-ties);
 # *hot* (random, plus a few pages per row whose keys lean towards the row's summed query,
@@ -1068,7 +1069,9 @@ if quality_path.is_file():
     )
 
 # %% [markdown]
-# **Against the targets.** Four speed targets at four shapes: dense decode at least
+# ### Against the targets
+#
+# Four speed targets at four shapes: dense decode at least
 # 0.95x FlashInfer's throughput; block top-k, selection included, at most 1.15x its
 # bytes floor and at least 1.25x as fast as the strongest baseline; and our sparse
 # decode no slower than FlashInfer's over the same pages. The table reads them from the
@@ -1134,7 +1137,9 @@ display(
 
 # %% [markdown]
 # (sec-ch4-launch)=
-# **The launch rules, checked.** A tune on the H200 (`kinetics bench attention --tune`,
+# ### The launch rules, checked
+#
+# A tune on the H200 (`kinetics bench attention --tune`,
 # saved as `tune.json`) timed our dense decode at split counts and tile shapes next to
 # FlashInfer: tiles of 128 tokens with a 3-stage pipeline beat the former 64 and 2
 # stages, and with them one split per row is best at 2048 rows but two are needed at 512.
@@ -1259,6 +1264,9 @@ display(
         f" {sweep['max rel. error'].max():.1e}."
     )
 )
+
+# %% [markdown]
+# ### What limits block top-k
 
 # %% tags=["hide-input"]
 spilling = {
