@@ -10,6 +10,10 @@ from kinetics.errors import InputError
 HEAD_DIMS = (16, 32, 64, 128, 256)
 CACHE_DTYPES = (torch.float16, torch.bfloat16)
 SUMMARY_KINDS = {"mean": 1, "minmax": 2}  # kind -> vectors kept per page
+# Summary storage: the cache dtypes, float32, or fp8 e4m3 (half the bytes of bf16 for the selection to read). The
+# writer clamps fp8 summaries to e4m3's range, +-FP8_MAX; no scale is stored: the selection only ranks scores.
+SUMMARY_DTYPES = CACHE_DTYPES + (torch.float32, torch.float8_e4m3fn)
+FP8_MAX = 448.0
 
 
 def interpreting() -> bool:
@@ -107,7 +111,7 @@ def check_query(q, k_cache) -> int:
 
 def check_summaries(summaries, kind: str, num_pages: int, num_kv_heads: int, head_dim: int) -> None:
     vectors = kind_vectors(kind)
-    check_tensor("summaries", summaries, 4, CACHE_DTYPES + (torch.float32,))
+    check_tensor("summaries", summaries, 4, SUMMARY_DTYPES)
     expected = (num_pages, num_kv_heads, vectors, head_dim)
     if tuple(summaries.shape) != expected:
         raise InputError(f"summaries shape {tuple(summaries.shape)} != {expected} "

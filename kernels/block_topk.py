@@ -251,7 +251,7 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
     num_sink_pages = _checks.check_int("num_sink_pages", num_sink_pages, 0)
     page_size = _checks.check_int("page_size", page_size, 1)
     _checks.check_tensor("q", q, 3, _checks.CACHE_DTYPES)
-    _checks.check_tensor("summaries", summaries, 4, _checks.CACHE_DTYPES + (torch.float32,))
+    _checks.check_tensor("summaries", summaries, 4, _checks.SUMMARY_DTYPES)
     num_pages, num_kv_heads, _, head_dim = summaries.shape
     if head_dim not in _checks.HEAD_DIMS:
         raise InputError(f"head_dim {head_dim} is not supported; supported: {_checks.HEAD_DIMS}")

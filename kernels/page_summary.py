@@ -22,10 +22,24 @@ from kinetics.kernels import _checks
 
 
 @triton.jit
+def _round_to_e4m3(x):
+    """x (float32, within +-448) rounded to the nearest fp8 e4m3 value, still in float32: the Triton interpreter's
+    float32 -> fp8 cast loses the carry when rounding up crosses a power of two (0.4851 -> 0.25), so under the
+    interpreter the kernel rounds first and the cast is exact. Normals keep 3 mantissa bits (round half to even on
+    the float32 bits); below 2^-6 the grid is the subnormals' fixed 2^-9."""
+    bits = x.to(tl.int32, bitcast=True)
+    bits = (bits + 0x7FFFF + ((bits >> 20) & 1)) & -1048576  # clear the 20 low mantissa bits, rounding
+    normal = bits.to(tl.float32, bitcast=True)
+    sub = tl.where(x < 0, -1.0, 1.0) * tl.floor(tl.abs(x) * 512.0 + 0.5) / 512.0
+    return tl.where(tl.abs(x) >= 0.015625, normal, sub)
+
+
+@triton.jit
 def _summary_kernel(
     k_ptr, page_table_ptr, seq_lens_ptr, start_ptr, summ_ptr,
     stride_kp, stride_kt, stride_kh, stride_ptb, stride_sp, stride_sh,
     PAGE: tl.constexpr, HEAD_DIM: tl.constexpr, MINMAX: tl.constexpr, HAS_START: tl.constexpr,
+    CLAMP: tl.constexpr, ROUND_E4M3: tl.constexpr,
 ):
     b = tl.program_id(0)
     h = tl.program_id(1)
@@ -46,18 +60,30 @@ def _summary_kernel(
                        mask=valid, other=0.0).to(tl.float32)
         out = summ_ptr + phys * stride_sp + h * stride_sh + d
         if MINMAX:
-            kmin = tl.min(tl.where(valid, keys, float("inf")), axis=0)
-            kmax = tl.max(tl.where(valid, keys, float("-inf")), axis=0)
-            tl.store(out, kmin.to(summ_ptr.dtype.element_ty))
-            tl.store(out + HEAD_DIM, kmax.to(summ_ptr.dtype.element_ty))
+            first = tl.min(tl.where(valid, keys, float("inf")), axis=0)
+            second = tl.max(tl.where(valid, keys, float("-inf")), axis=0)
         else:
-            mean = tl.sum(keys, axis=0) / n_valid.to(tl.float32)
-            tl.store(out, mean.to(summ_ptr.dtype.element_ty))
+            first = tl.sum(keys, axis=0) / n_valid.to(tl.float32)
+            second = first
+        if CLAMP:  # fp8 e4m3 has no infinity: out-of-range values would become NaN
+            first = tl.minimum(tl.maximum(first, -CLAMP), CLAMP)
+            second = tl.minimum(tl.maximum(second, -CLAMP), CLAMP)
+        if ROUND_E4M3:
+            first = _round_to_e4m3(first)
+            second = _round_to_e4m3(second)
+        tl.store(out, first.to(summ_ptr.dtype.element_ty))
+        if MINMAX:
+            tl.store(out + HEAD_DIM, second.to(summ_ptr.dtype.element_ty))
 
 
 def new_page_summaries(num_pages: int, num_kv_heads: int, head_dim: int, kind: str = "mean",
                        dtype: torch.dtype = torch.bfloat16, device="cuda") -> torch.Tensor:
-    """Zeroed summaries [num_pages, num_kv_heads, S, head_dim] (S = 1 for "mean", 2 for "minmax")."""
+    """Zeroed summaries [num_pages, num_kv_heads, S, head_dim] (S = 1 for "mean", 2 for "minmax").
+
+    dtype is the summary storage: the cache's dtype, float32, or torch.float8_e4m3fn (half the selection's bytes
+    of bf16; the writer clamps to +-448)."""
+    if dtype not in _checks.SUMMARY_DTYPES:
+        raise InputError(f"summary dtype {dtype} is not supported; supported: {_checks.SUMMARY_DTYPES}")
     return torch.zeros(num_pages, num_kv_heads, _checks.kind_vectors(kind), head_dim, dtype=dtype, device=device)
 
 
@@ -83,11 +109,12 @@ def update_page_summaries(k_cache, page_table, seq_lens, summaries, kind: str = 
     if batch == 0:
         return summaries
     pages_per_row = page_table.shape[1] if start_lens is not None else 1
+    fp8 = summaries.dtype == torch.float8_e4m3fn
     _summary_kernel[(batch, num_kv_heads, pages_per_row)](
         k_cache, page_table, seq_lens, start_lens if start_lens is not None else seq_lens, summaries,
         k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), page_table.stride(0),
         summaries.stride(0), summaries.stride(1),
         PAGE=page_size, HEAD_DIM=head_dim, MINMAX=kind == "minmax", HAS_START=start_lens is not None,
-        num_warps=4,
+        CLAMP=_checks.FP8_MAX if fp8 else 0.0, ROUND_E4M3=fp8 and _checks.interpreting(), num_warps=4,
     )
     return summaries

@@ -70,9 +70,13 @@ def decode_cases(draw, max_tokens: int = 200):
                 seq_lens=move(torch.tensor(lens, dtype=torch.int32)), page_size=page_size, dtype=dtype, gen=gen)
 
 
-def built_summaries(case, kind):
+FP8 = torch.float8_e4m3fn
+SUMMARY_STORAGE = st.sampled_from([None, FP8])  # None: the cache's dtype
+
+
+def built_summaries(case, kind, storage=None):
     summaries = new_page_summaries(case["k"].shape[0], case["k"].shape[2], case["k"].shape[3], kind,
-                                   dtype=case["dtype"], device=DEVICE)
+                                   dtype=storage or case["dtype"], device=DEVICE)
     starts = torch.zeros_like(case["seq_lens"])
     return update_page_summaries(case["k"], case["page_table"], case["seq_lens"], summaries, kind, start_lens=starts)
 
@@ -87,15 +91,20 @@ def test_dense_decode_matches_reference(case, num_splits):
 
 
 @CASES
-@given(decode_cases(), st.sampled_from(["mean", "minmax"]))
-def test_page_summaries_match_reference(case, kind):
-    summaries = built_summaries(case, kind)
+@given(decode_cases(), st.sampled_from(["mean", "minmax"]), SUMMARY_STORAGE, st.sampled_from([1.0, 2000.0]))
+def test_page_summaries_match_reference(case, kind, storage, key_scale):
+    """Summaries in the cache's dtype or fp8 e4m3; keys scaled by 2000 push fp8 means past +-448 (clamped)."""
+    case = dict(case, k=case["k"] * key_scale)
+    summaries = built_summaries(case, kind, storage)
     expected = ref.page_summaries_ref(case["k"].cpu(), case["page_table"].cpu(), case["seq_lens"].cpu(), kind)
-    eps = torch.finfo(case["dtype"]).eps
     for (b, p), want in expected.items():
         got = summaries[int(case["page_table"][b, p])].double().cpu()
-        # one rounding to the storage dtype: half an ulp of the largest entry, plus float32 summation noise
-        assert (got - want).abs().max() <= eps * want.abs().max() + 1e-6, (b, p)
+        if storage == FP8:  # clamped to e4m3's range, then one rounding: 3 mantissa bits, subnormals below 2^-6
+            want = want.clamp(-448, 448)
+            assert ((got - want).abs() <= 2.0**-4 * want.abs() + 2.0**-10).all(), (b, p)
+        else:  # one rounding to the storage dtype: half an ulp of the largest entry, plus float32 summation noise
+            eps = torch.finfo(case["dtype"]).eps
+            assert (got - want).abs().max() <= eps * want.abs().max() + 1e-6 * key_scale, (b, p)
 
 
 def test_summaries_follow_appended_tokens():
@@ -141,9 +150,9 @@ def _selection_is_top_k(selected, case, summaries, budget, kind, sinks):
 
 @CASES
 @given(decode_cases(max_tokens=400), st.integers(1, 12), st.integers(1, 3), st.sampled_from(["mean", "minmax"]),
-       st.sampled_from(["fused", "two_pass"]), st.sampled_from([1, 4]))
-def test_select_pages_is_block_top_k(case, budget, sinks, kind, method, radix_bits):
-    summaries = built_summaries(case, kind)
+       st.sampled_from(["fused", "two_pass"]), st.sampled_from([1, 4]), SUMMARY_STORAGE)
+def test_select_pages_is_block_top_k(case, budget, sinks, kind, method, radix_bits, storage):
+    summaries = built_summaries(case, kind, storage)
     saved = block_topk_module.CONFIG["radix_bits"]
     block_topk_module.CONFIG["radix_bits"] = radix_bits  # both radix selects (1 or 4 bits a round)
     try:
@@ -197,10 +206,11 @@ def test_budget_covering_the_sequence_equals_dense(case, extra, kind):
 
 
 @settings(CASES, max_examples=max(1, CASES.max_examples * 3 // 5))
-@given(decode_cases(max_tokens=200), st.integers(1, 8), st.integers(0, 3), st.sampled_from(["mean", "minmax"]))
-def test_fused_select_attend_matches_the_two_kernels(case, budget, sinks, kind):
+@given(decode_cases(max_tokens=200), st.integers(1, 8), st.integers(0, 3), st.sampled_from(["mean", "minmax"]),
+       SUMMARY_STORAGE)
+def test_fused_select_attend_matches_the_two_kernels(case, budget, sinks, kind, storage):
     """Top-k and attention in one kernel: the same pages as select_pages, the same output as the reference."""
-    summaries = built_summaries(case, kind)
+    summaries = built_summaries(case, kind, storage)
     tensors = [case[n] for n in ("q", "k", "v", "page_table", "seq_lens")]
     out, selected = block_topk_decode(*tensors, summaries, budget, kind, num_sink_pages=sinks, fused=True)
     alone = select_pages(case["q"], summaries, case["page_table"], case["seq_lens"], case["page_size"], budget, kind,
