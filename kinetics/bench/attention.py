@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # The four reference shapes: (rows, context, page, selected pages = top pages + the current page)
 TARGET_SHAPES = [(2048, 8192, 16, 65), (2048, 32768, 16, 65), (512, 32768, 16, 65), (2048, 32768, 64, 17)]
 HEAD_DIM = 128
+DEVICE = "cuda"  # the tests run the harness's code paths on the CPU (interpreter) by changing this
 LAYERS, WORLD = 36, 8  # Qwen3-8B: 36 layers, split over 8 GPUs in the authors' benchmark
 
 
@@ -45,19 +46,19 @@ class Problem:
 
         from kinetics.kernels import new_page_summaries, update_page_summaries
 
-        g = torch.Generator(device="cuda").manual_seed(seed)
+        g = torch.Generator(device=DEVICE).manual_seed(seed)
         self.rows, self.context, self.page, self.group, self.kind = rows, context, page, group, kind
         self.pages_per_row = -(-context // page)
         num_pages = rows * self.pages_per_row
         shape = (num_pages, page, 1, HEAD_DIM)
-        self.k = torch.randn(shape, generator=g, device="cuda", dtype=dtype)
-        self.v = torch.randn(shape, generator=g, device="cuda", dtype=dtype)
-        self.q = torch.randn(rows, group, HEAD_DIM, generator=g, device="cuda", dtype=dtype)
-        perm = (torch.randperm(num_pages, generator=g, device="cuda") if shuffled
-                else torch.arange(num_pages, device="cuda")).int()
+        self.k = torch.randn(shape, generator=g, device=DEVICE, dtype=dtype)
+        self.v = torch.randn(shape, generator=g, device=DEVICE, dtype=dtype)
+        self.q = torch.randn(rows, group, HEAD_DIM, generator=g, device=DEVICE, dtype=dtype)
+        perm = (torch.randperm(num_pages, generator=g, device=DEVICE) if shuffled
+                else torch.arange(num_pages, device=DEVICE)).int()
         self.page_table = perm.reshape(rows, self.pages_per_row).contiguous()
-        self.seq_lens = torch.full((rows,), context, dtype=torch.int32, device="cuda")
-        self.summaries = new_page_summaries(num_pages, 1, HEAD_DIM, kind, dtype=dtype, device="cuda")
+        self.seq_lens = torch.full((rows,), context, dtype=torch.int32, device=DEVICE)
+        self.summaries = new_page_summaries(num_pages, 1, HEAD_DIM, kind, dtype=dtype, device=DEVICE)
         update_page_summaries(self.k, self.page_table, self.seq_lens, self.summaries, kind,
                               start_lens=torch.zeros_like(self.seq_lens))
 
@@ -67,8 +68,10 @@ class Problem:
     def io_bytes(self) -> int:  # q read, out written
         return 2 * self.q.numel() * self.q.element_size()
 
-    def summary_bytes(self) -> int:  # what selection must read: summaries + the page table
-        per_page = self.summaries.shape[2] * HEAD_DIM * self.summaries.element_size() + 4
+    def summary_bytes(self, element_size: int | None = None) -> int:
+        """What selection must read: summaries (of `element_size` bytes per value, the problem's own by default)
+        and the page table."""
+        per_page = self.summaries.shape[2] * HEAD_DIM * (element_size or self.summaries.element_size()) + 4
         return self.rows * self.pages_per_row * per_page
 
 
@@ -98,9 +101,9 @@ def _flashinfer_wrapper(problem, indices, pages_per_row, workspace, tensor_cores
 
     rows = problem.rows
     wrapper = flashinfer.BatchDecodeWithPagedKVCacheWrapper(workspace, "NHD", use_tensor_cores=tensor_cores)
-    indptr = torch.arange(rows + 1, dtype=torch.int32, device="cuda") * pages_per_row
+    indptr = torch.arange(rows + 1, dtype=torch.int32, device=DEVICE) * pages_per_row
     last = problem.context - (problem.pages_per_row - 1) * problem.page
-    last_page_len = torch.full((rows,), last, dtype=torch.int32, device="cuda")
+    last_page_len = torch.full((rows,), last, dtype=torch.int32, device=DEVICE)
     wrapper.plan(indptr, indices, last_page_len, problem.group, 1, HEAD_DIM, problem.page,
                  pos_encoding_mode="NONE", q_data_type=problem.q.dtype, kv_data_type=problem.k.dtype)
     return wrapper
@@ -109,44 +112,80 @@ def _flashinfer_wrapper(problem, indices, pages_per_row, workspace, tensor_cores
 def torch_top_pages(q, compressed, page_table, top: int):
     """The strongest torch selection we could write: one bmm over the whole per-request summary tensor
     [rows, pages, D] (slicing the summaries first doubles its time), then slice off the current page, torch.topk,
-    and the physical pages through the page table. Returns [rows, top] int32."""
+    and the physical pages through the page table. fp8 summaries are upcast to q's dtype for the bmm (torch has
+    no fp8 batched matrix-vector product). Returns [rows, top] int32."""
     import torch
 
+    if compressed.dtype == torch.float8_e4m3fn:
+        compressed = compressed.to(q.dtype)
     scores = torch.bmm(compressed, q.sum(1)[:, :, None])[:, :, 0]
     best = scores[:, :-1].topk(top, dim=1, sorted=False).indices
     return torch.gather(page_table, 1, best)
 
 
-def selection_contenders(problem, top: int, workspace, tensor_cores: bool) -> dict:
+def torch_page_scores_fused(q, compressed):
+    """Page scores as one elementwise product and sum in float32: torch.compile turns it into a single reduction
+    that reads the summaries once in their own dtype (fp8 included), where eager torch would upcast a copy."""
+    return (compressed.float() * q.sum(1).float()[:, None, :]).sum(-1)
+
+
+def torch_top_pages_fused(q, compressed, page_table, top: int):
+    """torch_top_pages with the fused scores (for torch.compile)."""
+    import torch
+
+    best = torch_page_scores_fused(q, compressed)[:, :-1].topk(top, dim=1, sorted=False).indices
+    return torch.gather(page_table, 1, best)
+
+
+def per_request_summaries(summaries, page_table):
+    """[rows, pages, D] copy of one KV head's page summaries in page-table order (the authors' layout)."""
+    import torch
+
+    rows = page_table.long()
+    if summaries.dtype == torch.float8_e4m3fn:  # gather the bytes: fp8 indexing is not everywhere
+        return summaries.view(torch.uint8)[rows, 0, 0].contiguous().view(summaries.dtype)
+    return summaries[rows, 0, 0].contiguous()
+
+
+def selection_contenders(problem, top: int, workspace, tensor_cores: bool, summaries=None) -> dict:
     """name -> (selection writing the FlashInfer index buffer, FlashInfer decode over it, the buffer).
 
-    Every buffer is [rows, top + 1]: `top` selected pages, then the current (last) page."""
+    Every buffer is [rows, top + 1]: `top` selected pages, then the current (last) page. `summaries`: the page
+    summaries every selection reads (the problem's own by default; fp8 ones for the fp8 round)."""
     import flashinfer
     import torch
 
     from kinetics.kernels import select_pages
 
     pt = problem.page_table
-    compressed = problem.summaries[pt.long(), 0, 0].contiguous()  # the authors' per-request layout, given free
-    lengths = torch.full((problem.rows,), problem.pages_per_row - 1, dtype=torch.int32, device="cuda")
+    summaries = problem.summaries if summaries is None else summaries
+    compressed = per_request_summaries(summaries, pt)  # the authors' per-request layout, given free
+    lengths = torch.full((problem.rows,), problem.pages_per_row - 1, dtype=torch.int32, device=DEVICE)
     import torch._dynamo
 
     torch._dynamo.reset()  # a fresh compile per shape (static shapes, no recompile limit)
-    compiled = torch.compile(torch_top_pages, fullgraph=True, dynamic=False)
+    fp8 = summaries.dtype == torch.float8_e4m3fn
+    # fp8: the compiled contender is the fused-score form (one reduction over the fp8 bytes), which beats
+    # compiling the upcast + bmm; bf16: bmm is the fastest scoring we found
+    compiled = torch.compile(torch_top_pages_fused if fp8 else torch_top_pages, fullgraph=True, dynamic=False)
+    if fp8:
+        scores_fn = torch.compile(torch_page_scores_fused, fullgraph=True, dynamic=False)
+    else:
+        def scores_fn(q, compressed):
+            return torch.bmm(compressed, q.sum(1)[:, :, None])[:, :, 0]
 
     def buffer():
-        indices = torch.empty(problem.rows, top + 1, dtype=torch.int32, device="cuda")
+        indices = torch.empty(problem.rows, top + 1, dtype=torch.int32, device=DEVICE)
         indices[:, -1] = pt[:, -1]
         return indices
 
     def ours(indices):
-        _, physical = select_pages(problem.q, problem.summaries, pt, problem.seq_lens, problem.page, top + 1,
+        _, physical = select_pages(problem.q, summaries, pt, problem.seq_lens, problem.page, top + 1,
                                    num_sink_pages=0, validate=False, physical=True)
         indices.copy_(physical[:, 0])
 
     def flashinfer_topk(indices):
-        scores = torch.bmm(compressed, problem.q.sum(1)[:, :, None])[:, :, 0]
-        indices[:, :top] = flashinfer.top_k_page_table_transform(scores, pt, lengths, top)
+        indices[:, :top] = flashinfer.top_k_page_table_transform(scores_fn(problem.q, compressed), pt, lengths, top)
 
     selections = {
         "torch": lambda indices: indices[:, :top].copy_(torch_top_pages(problem.q, compressed, pt, top)),
@@ -169,11 +208,68 @@ def selection_contenders(problem, top: int, workspace, tensor_cores: bool) -> di
     return out
 
 
+def time_contenders(contenders: dict, runs: int, out_reference, reference_pages) -> dict:
+    """Each contender's selection, attention and total times, and how its output and pages compare to ours."""
+    import torch
+
+    timed = {}
+    for name, contender in contenders.items():
+        if isinstance(contender, Exception):
+            timed[name] = {"error": repr(contender)[:300]}
+            continue
+        select_fn, attend_fn, indices = contender
+        out = attend_fn()
+        timed[name] = {"select": time_ms(select_fn, runs), "attend": time_ms(attend_fn, runs),
+                       "total": time_ms(lambda: (select_fn(), attend_fn()), runs),
+                       "rel_err_vs_ours": _rel(out, out_reference),
+                       "same_pages_as_ours": float((torch.sort(indices, dim=1).values == reference_pages)
+                                                   .float().mean())}
+    return timed
+
+
 BASELINES = ("torch", "torch_compiled", "flashinfer_topk")  # the contenders that use none of our kernels
 
 
+def bench_fp8_summaries(problem, budget, sink, sel_bf16, out_bf16, flashinfer_on, runs, workspace,
+                        tensor_cores) -> dict:
+    """The same shape with fp8 (e4m3) page summaries: our selection and block top-k, and every selection
+    contender reading the fp8 summaries; agreement with the bf16 selection."""
+    import torch
+
+    from kinetics.kernels import block_topk_decode, new_page_summaries, select_pages, update_page_summaries
+
+    q, k, v, pt, lens = problem.q, problem.k, problem.v, problem.page_table, problem.seq_lens
+    summ = new_page_summaries(problem.summaries.shape[0], 1, HEAD_DIM, problem.kind, dtype=torch.float8_e4m3fn,
+                              device=DEVICE)
+    update_page_summaries(k, pt, lens, summ, problem.kind, start_lens=torch.zeros_like(lens))
+
+    def select():
+        return select_pages(q, summ, pt, lens, problem.page, budget, num_sink_pages=sink, validate=False,
+                            physical=True)
+
+    def topk(fused="auto"):
+        return block_topk_decode(q, k, v, pt, lens, summ, budget, num_sink_pages=sink, validate=False,
+                                 fused=fused)[0]
+
+    sel, _ = select()
+    out = topk()
+    hits = (sel[..., :, None] == sel_bf16[..., None, :]) & (sel[..., :, None] >= 0)
+    entry = {"summary_dtype": "float8_e4m3fn",
+             "same_pages_as_bf16": float(hits.any(-1).sum() / (sel_bf16 >= 0).sum()),
+             "rel_err_topk_vs_bf16_summaries": _rel(out, out_bf16),
+             "rel_err_topk_vs_torch": _rel(out[:8], _reference_rows(problem, sel)),
+             "ours_select": time_ms(select, runs), "ours_topk": time_ms(topk, runs),
+             "ours_topk_fused": time_ms(lambda: topk(True), runs),
+             "ours_topk_separate": time_ms(lambda: topk(False), runs)}
+    if flashinfer_on:
+        contenders = selection_contenders(problem, budget - 1, workspace, tensor_cores, summ)
+        ours_pages = torch.sort(contenders["ours_select"][2], dim=1).values
+        entry["contenders"] = time_contenders(contenders, runs, out, ours_pages)
+    return entry
+
+
 def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on, runs, workspace,
-                shuffled=True):
+                shuffled=True, fp8_summaries=True):
     import torch
 
     from kinetics.kernels import block_topk_decode, paged_decode, select_pages, sparse_paged_decode
@@ -236,25 +332,23 @@ def bench_shape(rows, context, page, selected_pages, group, dtype, flashinfer_on
         row["flashinfer_dense"] = dict(row[f"flashinfer_dense_{'tensor_cores' if cores else 'cuda_cores'}"])
         contenders = selection_contenders(problem, selected_pages - 1, workspace, cores)
         ours_pages = torch.sort(contenders["ours_select"][2], dim=1).values
-        row["contenders"] = {}
-        for name, contender in contenders.items():
-            if isinstance(contender, Exception):
-                row["contenders"][name] = {"error": repr(contender)[:300]}
-                continue
-            select_fn, attend_fn, indices = contender
-            out = attend_fn()
-            entry = {"select": time_ms(select_fn, runs), "attend": time_ms(attend_fn, runs),
-                     "total": time_ms(lambda: (select_fn(), attend_fn()), runs),
-                     "rel_err_vs_ours": _rel(out, out_sparse),
-                     "same_pages_as_ours": float((torch.sort(indices, dim=1).values == ours_pages).float().mean())}
-            row["contenders"][name] = entry
+        row["contenders"] = time_contenders(contenders, runs, out_sparse, ours_pages)
         row["flashinfer_sparse_attn"] = dict(row["contenders"]["ours_select"]["attend"])  # FI over our pages
         del contenders
+    if fp8_summaries:
+        row["fp8"] = bench_fp8_summaries(problem, budget, sink, sel, out_sparse, flashinfer_on, runs, workspace,
+                                         row.get("flashinfer_tensor_cores", False))
 
     tokens = min(selected_pages, problem.pages_per_row) * page
     row["bytes_dense"] = problem.kv_bytes(context) + problem.io_bytes()
     row["bytes_topk"] = problem.kv_bytes(tokens) + problem.summary_bytes() + problem.io_bytes()
     row["bytes_floor_ratio"] = row["bytes_dense"] / row["bytes_topk"]
+    row["bytes_topk_fp8"] = problem.kv_bytes(tokens) + problem.summary_bytes(1) + problem.io_bytes()
+    if "fp8" in row:
+        for name in ("ours_topk", "ours_topk_fused", "ours_topk_separate"):
+            row["fp8"][name]["tbps"] = row["bytes_topk_fp8"] / (row["fp8"][name]["median_ms"] * 1e-3) / 1e12
+        row["fp8"]["ours_select"]["tbps"] = (problem.summary_bytes(1)
+                                             / (row["fp8"]["ours_select"]["median_ms"] * 1e-3) / 1e12)
     for name, nbytes in (("ours_dense", row["bytes_dense"]), ("flashinfer_dense", row["bytes_dense"]),
                          ("flashinfer_dense_cuda_cores", row["bytes_dense"]),
                          ("flashinfer_dense_tensor_cores", row["bytes_dense"]),
@@ -293,13 +387,28 @@ def finish_rows(rows: list[dict], ceiling_tbps: float) -> None:
                                                        / row["ours_topk"]["median_ms"])
             row["sparse_attn_vs_flashinfer"] = (row["flashinfer_sparse_attn"]["median_ms"]
                                                 / row["ours_sparse_attn"]["median_ms"])
+        fp8 = row.get("fp8")
+        if fp8:
+            row["floor_topk_fp8_ms"] = row["bytes_topk_fp8"] / (ceiling_tbps * 1e12) * 1e3
+            row["topk_fp8_over_floor"] = fp8["ours_topk"]["median_ms"] / row["floor_topk_ms"]
+            row["topk_fp8_over_floor_fp8"] = fp8["ours_topk"]["median_ms"] / row["floor_topk_fp8_ms"]
         if "contenders" in row:
+            # the strongest baseline: the fastest contender using none of our kernels, over both summary dtypes
             totals = {name: row["contenders"][name]["total"]["median_ms"] for name in BASELINES
                       if "total" in row["contenders"].get(name, {})}
+            if fp8:
+                totals.update({f"{name}+fp8": fp8["contenders"][name]["total"]["median_ms"] for name in BASELINES
+                               if "total" in fp8.get("contenders", {}).get(name, {})})
             strongest = min(totals, key=totals.get)
             row["strongest"] = strongest
             row["strongest_ms"] = totals[strongest]
-            row["topk_vs_strongest"] = totals[strongest] / row["ours_topk"]["median_ms"]
+            row["topk_bf16_vs_strongest"] = totals[strongest] / row["ours_topk"]["median_ms"]
+            ours = {"bf16": row["ours_topk"]["median_ms"]}
+            if fp8:
+                ours["fp8"] = fp8["ours_topk"]["median_ms"]
+            row["ours_best_summaries"] = min(ours, key=ours.get)
+            row["ours_best_ms"] = ours[row["ours_best_summaries"]]
+            row["topk_vs_strongest"] = totals[strongest] / row["ours_best_ms"]
             row["speedup_strongest_vs_flashinfer_dense"] = row["flashinfer_dense"]["median_ms"] / totals[strongest]
 
 
@@ -334,24 +443,24 @@ class Qwen3LayerShard:
 
         from kinetics.kernels import new_page_summaries, update_page_summaries
 
-        g = torch.Generator(device="cuda").manual_seed(1)
-        w = lambda *s: (torch.randn(*s, generator=g, device="cuda") / math.sqrt(s[0])).to(dtype)  # noqa: E731
+        g = torch.Generator(device=DEVICE).manual_seed(1)
+        w = lambda *s: (torch.randn(*s, generator=g, device=DEVICE) / math.sqrt(s[0])).to(dtype)  # noqa: E731
         self.wqkv, self.wo = w(self.hidden, (self.heads + 2) * HEAD_DIM), w(self.heads * HEAD_DIM, self.hidden)
         self.wgu, self.wdown = w(self.hidden, 2 * self.inter), w(self.inter, self.hidden)
         self.batch, self.page, self.budget, self.attention, self.kind = batch, page, budget, attention, "mean"
         pages = -(-context // page)
         shape = (batch * pages, page, 1, HEAD_DIM)
-        self.k_cache = torch.randn(shape, generator=g, device="cuda", dtype=dtype)
-        self.v_cache = torch.randn(shape, generator=g, device="cuda", dtype=dtype)
-        self.page_table = torch.randperm(batch * pages, generator=g, device="cuda").int().reshape(batch, pages)
-        self.seq_lens = torch.full((batch,), context, dtype=torch.int32, device="cuda")
+        self.k_cache = torch.randn(shape, generator=g, device=DEVICE, dtype=dtype)
+        self.v_cache = torch.randn(shape, generator=g, device=DEVICE, dtype=dtype)
+        self.page_table = torch.randperm(batch * pages, generator=g, device=DEVICE).int().reshape(batch, pages)
+        self.seq_lens = torch.full((batch,), context, dtype=torch.int32, device=DEVICE)
         last = (context - 1) // page
         self.write_page = self.page_table[:, last].long()
-        self.write_slot = torch.full((batch,), (context - 1) % page, device="cuda", dtype=torch.long)
-        self.summaries = new_page_summaries(batch * pages, 1, HEAD_DIM, "mean", dtype=dtype, device="cuda")
+        self.write_slot = torch.full((batch,), (context - 1) % page, device=DEVICE, dtype=torch.long)
+        self.summaries = new_page_summaries(batch * pages, 1, HEAD_DIM, "mean", dtype=dtype, device=DEVICE)
         update_page_summaries(self.k_cache, self.page_table, self.seq_lens, self.summaries,
                               start_lens=torch.zeros_like(self.seq_lens))
-        self.x = torch.randn(batch, self.hidden, generator=g, device="cuda", dtype=dtype)
+        self.x = torch.randn(batch, self.hidden, generator=g, device=DEVICE, dtype=dtype)
 
     def _norm(self, x):
         import torch
@@ -428,63 +537,109 @@ def _collect_resources(report: dict) -> None:
         report[name] = entries
 
 
+TUNE_DENSE_SHAPES = [(r, c) for r, c, _, _ in TARGET_SHAPES[:3]] + [(256, 16384), (512, 4096), (1024, 16384)]
+
+
 def tune(out: Path, command: str, runs: int = 50) -> None:
-    """Time launch-parameter variants (kernels' CONFIG) at the four reference shapes; write a table to `out`."""
+    """Time launch-parameter variants (kernels' CONFIG and split counts) at the reference shapes and the small
+    grids of the sweep, FlashInfer's dense decode beside them; write a table to `out` after each part."""
     import copy
-    import itertools
 
     import torch
+
+    from kinetics.bench.provenance import provenance
 
     bt = importlib.import_module("kinetics.kernels.block_topk")  # the modules (the package exports functions)
     pd = importlib.import_module("kinetics.kernels.paged_decode")
     base_bt, base_pd = copy.deepcopy(bt.CONFIG), copy.deepcopy(pd.CONFIG)
     rows_out = []
+    workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device=DEVICE)
+
+    def save():
+        result = {"provenance": {**provenance(command), "timer": TIMER}, "base_config": {"paged_decode": base_pd,
+                  "block_topk": base_bt}, "rows": rows_out}
+        atomic_write(out, json.dumps(result, indent=1))   # after each part: a crash keeps the parts done
+
+    def record(shape, kernel, variant, fn, nbytes):
+        t = time_ms(fn, runs)["median_ms"]
+        rows_out.append({**shape, "kernel": kernel, "variant": variant, "median_ms": t,
+                         "tbps": nbytes / (t * 1e-3) / 1e12})
+
+    def tiles():
+        return [(n, w, st) for n in (32, 64, 128) for w in (4, 8) for st in (2, 3, 4)]
+
+    for rows, context in TUNE_DENSE_SHAPES:  # dense: split counts at the default tiles, then tiles at the rule
+        torch.cuda.empty_cache()
+        p = Problem(rows, context, 16, 4, torch.bfloat16)
+        shape, nbytes = {"rows": rows, "context": context, "page_size": 16}, p.kv_bytes(context)
+        for cores in (False, True):
+            fi = _flashinfer_wrapper(p, p.page_table.reshape(-1), p.pages_per_row, workspace, cores)
+            record(shape, "flashinfer_dense", f"tensor_cores={cores}", lambda: fi.run(p.q, (p.k, p.v)), nbytes)
+        for splits in (None, 1, 2, 3, 4, 6, 8, 12, 16):
+            record(shape, "dense", f"splits={splits or 'rule'}", lambda: pd.paged_decode(
+                p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False, num_splits=splits), nbytes)
+        for programs_per_sm in (8, 16, 32):
+            pd.CONFIG["dense"]["programs_per_sm"] = programs_per_sm
+            record(shape, "dense", f"programs_per_sm={programs_per_sm}", lambda: pd.paged_decode(
+                p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False), nbytes)
+        pd.CONFIG.update(copy.deepcopy(base_pd))
+        for block_n, warps, stages in tiles():
+            pd.CONFIG["dense"] = {**base_pd["dense"], "block_n": {}, "block_n_default": block_n, "warps": {},
+                                  "warps_default": warps, "stages": stages}
+            record(shape, "dense", f"block_n={block_n} warps={warps} stages={stages}", lambda: pd.paged_decode(
+                p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False), nbytes)
+        pd.CONFIG.update(copy.deepcopy(base_pd))
+        del p
+        save()
+
     for rows, context, page, selected in TARGET_SHAPES[1:3]:  # 2048 and 512 rows x 32k, page 16
         torch.cuda.empty_cache()
         p = Problem(rows, context, page, 4, torch.bfloat16)
         sel, selp = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
                                     validate=False, physical=True)
         shape = {"rows": rows, "context": context, "page_size": page, "selected_pages": selected}
-
-        def record(kernel, variant, fn, nbytes):
-            t = time_ms(fn, runs)["median_ms"]
-            rows_out.append({**shape, "kernel": kernel, "variant": variant, "median_ms": t,
-                             "tbps": nbytes / (t * 1e-3) / 1e12})
-
         pages_pad = max(16, 1 << (p.pages_per_row - 1).bit_length())
         common = dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=HEAD_DIM, PAGE=page, MINMAX=False)
-        for chunk, warps in itertools.product((32, 64, 128), (2, 4, 8)):
-            bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
-            record("score_pass", f"chunk={chunk} warps={warps}", lambda: bt._score_pass(
-                p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common), p.summary_bytes())
-        bt.CONFIG.update(copy.deepcopy(base_bt))
+        fp8 = torch.zeros_like(p.summaries, dtype=torch.float8_e4m3fn)
+        fp8.copy_(p.summaries)
+        for summaries, label, nbytes in ((p.summaries, "bf16", p.summary_bytes()), (fp8, "fp8", p.summary_bytes(1))):
+            for chunk, warps in [(c, w) for c in (32, 64, 128, 256) for w in (1, 2, 4, 8)]:
+                bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
+                record(shape, f"score_pass_{label}", f"chunk={chunk} warps={warps}", lambda: bt._score_pass(
+                    p.q, summaries, p.page_table, p.seq_lens, pages_pad, 0, common), nbytes)
+            bt.CONFIG.update(copy.deepcopy(base_bt))
         keys = bt._score_pass(p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common)
         chosen, chosen_phys = torch.empty_like(sel), torch.empty_like(sel)
         for warps in (2, 4, 8):
             bt.CONFIG["select_warps"] = warps
             bt._select_pass(keys, p.seq_lens, p.page_table, chosen, chosen_phys, selected, 0, page)
             assert torch.equal(chosen, sel)
-            record("select_pass", f"warps={warps}", lambda: bt._select_pass(
+            record(shape, "select_pass", f"warps={warps}", lambda: bt._select_pass(
                 keys, p.seq_lens, p.page_table, chosen, chosen_phys, selected, 0, page), keys.numel() * 4)
         bt.CONFIG.update(copy.deepcopy(base_bt))
         kv = p.kv_bytes(selected * page)
-        for block_n, warps, stages, splits in itertools.product((16, 32, 64), (4, 8), (2, 3, 4), (1,)):
+        sparse = lambda splits=None: pd.sparse_paged_decode(  # noqa: E731
+            p.q, p.k, p.v, p.page_table, p.seq_lens, sel, validate=False, num_splits=splits, selected_physical=selp)
+        indices = selp[:, 0].contiguous().reshape(-1)
+        for cores in (False, True):
+            fi = _flashinfer_wrapper(p, indices, selected, workspace, cores)
+            record(shape, "flashinfer_sparse", f"tensor_cores={cores}", lambda: fi.run(p.q, (p.k, p.v)), kv)
+        for splits in (None, 1, 2, 3, 4, 6, 8):
+            record(shape, "sparse_attn", f"splits={splits or 'rule'}", lambda: sparse(splits), kv)
+        for block_n, warps, stages in tiles():
             pd.CONFIG["sparse"] = {**base_pd["sparse"], "block_n": {}, "block_n_default": block_n, "warps": {},
                                    "warps_default": warps, "stages": stages}
-            record("sparse_attn", f"block_n={block_n} warps={warps} stages={stages} splits={splits}",
-                   lambda: pd.sparse_paged_decode(p.q, p.k, p.v, p.page_table, p.seq_lens, sel, validate=False,
-                                                  num_splits=splits, selected_physical=selp), kv)
+            record(shape, "sparse_attn", f"block_n={block_n} warps={warps} stages={stages}", sparse, kv)
         pd.CONFIG.update(copy.deepcopy(base_pd))
-        del p
-        result = {"provenance": {**provenance(command), "timer": TIMER}, "rows": rows_out}
-        atomic_write(out, json.dumps(result, indent=1))   # after each shape: a crash keeps the shapes done
+        del p, fp8
+        save()
     best = {}
     for r in rows_out:
         key = (r["rows"], r["context"], r["page_size"], r["kernel"])
         if key not in best or r["median_ms"] < best[key]["median_ms"]:
             best[key] = r
     for (rows, context, page, kernel), r in sorted(best.items()):
-        print(f"best {kernel:12s} {rows:5d} x {context:6d} page {page:2d}: {r['variant']:40s} {r['median_ms']:.3f} ms "
+        print(f"best {kernel:18s} {rows:5d} x {context:6d} page {page:2d}: {r['variant']:36s} {r['median_ms']:.4f} ms "
               f"{r['tbps']:.2f} TB/s")
 
 
@@ -495,7 +650,7 @@ def measure(shapes, flashinfer_on: bool, runs: int, layer_shapes, command: str) 
     from kinetics.bench.provenance import provenance
 
     dtype = torch.bfloat16
-    workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device="cuda")
+    workspace = torch.zeros(256 * 2**20, dtype=torch.uint8, device=DEVICE)
     result = {"provenance": {**provenance(command), "timer": TIMER},
               "copy_tbps": copy_bandwidth_tbps(),
               "shapes": [], "layer": []}
