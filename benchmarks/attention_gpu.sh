@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run on the lent GPU (the device tool) from the repository root:
-#   KINETICS_COMMIT=<sha> [WHEELS=dir] bash benchmarks/attention_gpu.sh [tests] [tune] [quick|full] [summary]
+#   KINETICS_COMMIT=<sha> [WHEELS=dir] bash benchmarks/attention_gpu.sh [tests] [quality] [tune] [quick|full] [summary]
 # Installs the carried FlashInfer wheels (WHEELS, default .whl/), maps kernels/ to kinetics.kernels, checks the
 # kernels against the references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log
 # under $OUT. The commit is recorded only from $KINETICS_COMMIT here: the copy has no .git of its own.
@@ -16,7 +16,8 @@ python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', tr
 for step in "$@"; do
   case $step in
     tests) KINETICS_KERNEL_EXAMPLES=${EXAMPLES:-4} TRITON_INTERPRET=0 python3 -m pytest -q -x -p no:cacheprovider \
-             tests/test_kernels.py 2>&1 | tail -5 ;;
+             tests/test_kernels.py tests/test_summary_quality.py tests/test_bench_rows.py 2>&1 | tail -5 ;;
+    quality) python3 -m kinetics.bench.summary_quality --out "$OUT/summary_quality.json" ;;
     compile) python3 -m kinetics.bench.compile_check 2>&1 | grep -v -i warn ;;
     tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
     quick) python3 -m kinetics.cli bench attention --quick --no-layer --out "$OUT/attention.json" \

@@ -538,6 +538,7 @@ def _collect_resources(report: dict) -> None:
 
 
 TUNE_DENSE_SHAPES = [(r, c) for r, c, _, _ in TARGET_SHAPES[:3]] + [(256, 16384), (512, 4096), (1024, 16384)]
+TUNE_TILE_SHAPES = [(2048, 32768), (256, 16384)]  # the tile sweep: a full grid and a small one
 
 
 def tune(out: Path, command: str, runs: int = 50) -> None:
@@ -566,7 +567,7 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
                          "tbps": nbytes / (t * 1e-3) / 1e12})
 
     def tiles():
-        return [(n, w, st) for n in (32, 64, 128) for w in (4, 8) for st in (2, 3, 4)]
+        return [(n, w, st) for n in (32, 64, 128) for w in (4, 8) for st in (2, 3)]
 
     for rows, context in TUNE_DENSE_SHAPES:  # dense: split counts at the default tiles, then tiles at the rule
         torch.cuda.empty_cache()
@@ -575,15 +576,10 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         for cores in (False, True):
             fi = _flashinfer_wrapper(p, p.page_table.reshape(-1), p.pages_per_row, workspace, cores)
             record(shape, "flashinfer_dense", f"tensor_cores={cores}", lambda: fi.run(p.q, (p.k, p.v)), nbytes)
-        for splits in (None, 1, 2, 3, 4, 6, 8, 12, 16):
+        for splits in (None, 1, 2, 4, 8):
             record(shape, "dense", f"splits={splits or 'rule'}", lambda: pd.paged_decode(
                 p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False, num_splits=splits), nbytes)
-        for programs_per_sm in (8, 16, 32):
-            pd.CONFIG["dense"]["programs_per_sm"] = programs_per_sm
-            record(shape, "dense", f"programs_per_sm={programs_per_sm}", lambda: pd.paged_decode(
-                p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False), nbytes)
-        pd.CONFIG.update(copy.deepcopy(base_pd))
-        for block_n, warps, stages in tiles():
+        for block_n, warps, stages in tiles() if (rows, context) in TUNE_TILE_SHAPES else ():
             pd.CONFIG["dense"] = {**base_pd["dense"], "block_n": {}, "block_n_default": block_n, "warps": {},
                                   "warps_default": warps, "stages": stages}
             record(shape, "dense", f"block_n={block_n} warps={warps} stages={stages}", lambda: pd.paged_decode(
@@ -603,7 +599,7 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         fp8 = torch.zeros_like(p.summaries, dtype=torch.float8_e4m3fn)
         fp8.copy_(p.summaries)
         for summaries, label, nbytes in ((p.summaries, "bf16", p.summary_bytes()), (fp8, "fp8", p.summary_bytes(1))):
-            for chunk, warps in [(c, w) for c in (32, 64, 128, 256) for w in (1, 2, 4, 8)]:
+            for chunk, warps in [(c, w) for c in (64, 128) for w in (2, 4)]:
                 bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
                 record(shape, f"score_pass_{label}", f"chunk={chunk} warps={warps}", lambda: bt._score_pass(
                     p.q, summaries, p.page_table, p.seq_lens, pages_pad, 0, common), nbytes)
@@ -624,7 +620,7 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         for cores in (False, True):
             fi = _flashinfer_wrapper(p, indices, selected, workspace, cores)
             record(shape, "flashinfer_sparse", f"tensor_cores={cores}", lambda: fi.run(p.q, (p.k, p.v)), kv)
-        for splits in (None, 1, 2, 3, 4, 6, 8):
+        for splits in (None, 1, 2, 3, 4):
             record(shape, "sparse_attn", f"splits={splits or 'rule'}", lambda: sparse(splits), kv)
         for block_n, warps, stages in tiles():
             pd.CONFIG["sparse"] = {**base_pd["sparse"], "block_n": {}, "block_n_default": block_n, "warps": {},

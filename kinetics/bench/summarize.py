@@ -13,3 +13,12 @@ for r in result["shapes"]:
           f"{r['ours_topk_fused']['median_ms']:.3f} auto {r['ours_topk']['median_ms']:.3f} | {contenders} | "
           f"floor {r['floor_topk_ms']:.3f} -> {r['topk_over_floor']:.2f}x | vs strongest "
           f"{r.get('topk_vs_strongest', float('nan')):.2f}")
+    if "fp8" in r:
+        f = r["fp8"]
+        contenders = " ".join(f"{n} {c['total']['median_ms']:.3f}" if "total" in c else f"{n} failed"
+                              for n, c in f.get("contenders", {}).items())
+        print(f"      fp8 summaries | select {f['ours_select']['median_ms']:.3f} top-k {f['ours_topk']['median_ms']:.3f} "
+              f"| {contenders} | same pages {f['same_pages_as_bf16']:.3f} | floor(bf16) "
+              f"{r['topk_fp8_over_floor']:.2f}x floor(fp8) {r['topk_fp8_over_floor_fp8']:.2f}x | strongest "
+              f"{r.get('strongest')} {r.get('strongest_ms', float('nan')):.3f} -> ours best "
+              f"({r.get('ours_best_summaries')}) {r.get('topk_vs_strongest', float('nan')):.2f}x")
