@@ -51,9 +51,10 @@ def baseline(row: dict) -> dict | None:
 
     {"name", "select_ms", "total_ms", "topk_vs": our block top-k's speedup over it}."""
     if "strongest" in row:
-        c = row["contenders"][row["strongest"]]
-        return {"name": BASELINE_NAMES.get(row["strongest"], row["strongest"]), "select_ms": c["select"]["median_ms"],
-                "total_ms": row["strongest_ms"],
+        name, fp8 = row["strongest"].removesuffix("+fp8"), row["strongest"].endswith("+fp8")
+        c = (row["fp8"] if fp8 else row)["contenders"][name]
+        return {"name": BASELINE_NAMES.get(name, name) + (" (fp8 summaries)" if fp8 else ""),
+                "select_ms": c["select"]["median_ms"], "total_ms": row["strongest_ms"],
                 "topk_vs": row["topk_vs_strongest"]}
     if "anchor_total" in row:
         return {"name": "torch anchor", "select_ms": row["anchor_select"]["median_ms"],
