@@ -65,7 +65,7 @@ def _summary_kernel(
         else:
             first = tl.sum(keys, axis=0) / n_valid.to(tl.float32)
             second = first
-        if CLAMP:  # fp8 e4m3 has no infinity: out-of-range values would become NaN
+        if CLAMP > 0.0:  # fp8 e4m3 has no infinity: out-of-range values would become NaN
             first = tl.minimum(tl.maximum(first, -CLAMP), CLAMP)
             second = tl.minimum(tl.maximum(second, -CLAMP), CLAMP)
         if ROUND_E4M3:

@@ -596,8 +596,7 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         shape = {"rows": rows, "context": context, "page_size": page, "selected_pages": selected}
         pages_pad = max(16, 1 << (p.pages_per_row - 1).bit_length())
         common = dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=HEAD_DIM, PAGE=page, MINMAX=False)
-        fp8 = torch.zeros_like(p.summaries, dtype=torch.float8_e4m3fn)
-        fp8.copy_(p.summaries)
+        fp8 = p.summaries.to(torch.float8_e4m3fn)
         for summaries, label, nbytes in ((p.summaries, "bf16", p.summary_bytes()), (fp8, "fp8", p.summary_bytes(1))):
             for chunk, warps in [(c, w) for c in (64, 128) for w in (2, 4)]:
                 bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps

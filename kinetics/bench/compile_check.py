@@ -52,3 +52,26 @@ for radix in (1,):
          "seq_lens_ptr": "*i32", "sel_ptr": "*i32", "selp_ptr": "*i32", "out_ptr": "*bf16", "qk_scale": "fp32"},
         dict(GROUP=4, GROUP_PAD=16, HEAD_DIM=128, PAGE=16, PAGES_PAD=2048, OUT_PAD=128, RADIX_BITS=radix, BLOCK_N=32,
              UPCAST=False)))
+
+ps = importlib.import_module("kinetics.kernels.page_summary")
+for summ in ("bf16", "fp8e4nv"):
+    clamp = 448.0 if summ == "fp8e4nv" else 0.0
+    for minmax in (False, True):
+        print("summary", summ, "minmax" if minmax else "mean", compile_one(
+            ps._summary_kernel, ["stride_kp", "stride_kt", "stride_kh", "stride_ptb", "stride_sp", "stride_sh"],
+            {"k_ptr": "*bf16", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32", "start_ptr": "*i32",
+             "summ_ptr": f"*{summ}"},
+            dict(PAGE=16, HEAD_DIM=128, MINMAX=minmax, HAS_START=True, CLAMP=clamp, ROUND_E4M3=False)))
+    print("score", summ, compile_one(
+        bt._score_kernel, ["stride_qb", "stride_qh", "stride_sp", "stride_sh", "stride_ptb", "stride_kb", "stride_kh",
+                           "num_sink"],
+        {"q_ptr": "*bf16", "summ_ptr": f"*{summ}", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32",
+         "keys_ptr": "*i32"},
+        dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=128, PAGE=16, MINMAX=False, CHUNK=64)))
+    print("fused select", summ, compile_one(
+        bt._select_kernel, ["stride_qb", "stride_qh", "stride_sp", "stride_sh", "stride_ptb", "stride_ob", "stride_oh",
+                            "budget", "num_sink", "out_width"],
+        {"q_ptr": "*bf16", "summ_ptr": f"*{summ}", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32",
+         "sel_ptr": "*i32", "selp_ptr": "*i32"},
+        dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=128, PAGE=16, MINMAX=False, PAGES_PAD=512, CHUNK=128, OUT_PAD=128,
+             RADIX_BITS=1)))
