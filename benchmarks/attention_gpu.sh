@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run on the lent GPU (the device tool) from the repository root:
-#   KINETICS_COMMIT=<sha> [WHEELS=dir] bash benchmarks/attention_gpu.sh [tests] [quality] [tune] [quick|full] [summary]
+#   KINETICS_COMMIT=<sha> [WHEELS=dir] bash benchmarks/attention_gpu.sh [tests] [quality] [tune|check] [quick|full] [summary]
 # Installs the carried FlashInfer wheels (WHEELS, default .whl/), maps kernels/ to kinetics.kernels, checks the
 # kernels against the references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log
 # under $OUT. The commit is recorded only from $KINETICS_COMMIT here: the copy has no .git of its own.
@@ -20,6 +20,8 @@ for step in "$@"; do
     quality) python3 -m kinetics.bench.summary_quality --out "$OUT/summary_quality.json" ;;
     compile) python3 -m kinetics.bench.compile_check 2>&1 | grep -v -i warn ;;
     tune)  python3 -m kinetics.cli bench attention --tune --out "$OUT/attention.json" 2>&1 | grep -v "^{" ;;
+    check) python3 -m kinetics.cli bench attention --tune dense,sparse --quick --out "$OUT/attention.json" 2>&1 \
+             | grep -v "^{" ;;
     quick) python3 -m kinetics.cli bench attention --quick --no-layer --out "$OUT/attention.json" \
              > "$OUT/bench.log" 2>&1 || { tail -30 "$OUT/bench.log"; exit 1; } ;;
     summary) python3 -m kinetics.bench.summarize "$OUT/attention.json" ;;

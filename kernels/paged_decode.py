@@ -130,8 +130,8 @@ def _combine_splits(part_o_ptr, part_lse_ptr, out_ptr, stride_pb, stride_ph, str
 
 # Launch parameters (the benchmark's tuning step may override them; kernels/NOTES.md says why these values)
 CONFIG = {
-    "dense": {"block_n": {256: 32}, "block_n_default": 64, "warps": {256: 8}, "warps_default": 4, "stages": 2,
-              "programs_per_sm": 4, "min_split_slots": 256},
+    "dense": {"block_n": {256: 32}, "block_n_default": 128, "warps": {256: 8}, "warps_default": 4, "stages": 3,
+              "programs_per_sm": 2, "min_split_slots": 256},
     "sparse": {"block_n": {256: 32}, "block_n_default": 64, "warps": {256: 8}, "warps_default": 4, "stages": 3,
                "programs_per_sm": 4, "min_split_slots": 256},
 }

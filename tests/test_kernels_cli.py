@@ -23,3 +23,9 @@ def test_bench_lists_its_benchmarks(capsys):
 
 def test_bench_without_a_benchmark_prints_help(capsys):
     assert cli.main(["bench"]) == 2
+
+
+def test_bench_attention_tune_parts_are_checked_first(capsys):
+    assert cli.main(["bench", "attention", "--tune", "dense,sideways"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kinetics: error: --tune") and "sideways" in err and err.count("\n") == 1

@@ -541,9 +541,16 @@ TUNE_DENSE_SHAPES = [(r, c) for r, c, _, _ in TARGET_SHAPES[:3]] + [(256, 16384)
 TUNE_TILE_SHAPES = [(2048, 32768), (256, 16384)]  # the tile sweep: a full grid and a small one
 
 
-def tune(out: Path, command: str, runs: int = 50) -> None:
+TUNE_PARTS = ("dense", "select", "sparse")
+
+
+def tune(out: Path, command: str, runs: int = 50, parts=TUNE_PARTS, quick: bool = False) -> None:
     """Time launch-parameter variants (kernels' CONFIG and split counts) at the reference shapes and the small
-    grids of the sweep, FlashInfer's dense decode beside them; write a table to `out` after each part."""
+    grids of the sweep, FlashInfer beside them; write a table to `out` after each shape.
+
+    parts: any of TUNE_PARTS. quick: the defaults against a few split counts and FlashInfer's tensor-core path
+    only (the faster of its two at every reference shape on the H200), no tile sweep: a check of the chosen
+    launch rule rather than a search."""
     import copy
 
     import torch
@@ -569,17 +576,19 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
     def tiles():
         return [(n, w, st) for n in (32, 64, 128) for w in (4, 8) for st in (2, 3)]
 
-    for rows, context in TUNE_DENSE_SHAPES:  # dense: split counts at the default tiles, then tiles at the rule
+    splits_tried = (None, 1, 2, 4) if quick else (None, 1, 2, 4, 8)
+    fi_paths = (True,) if quick else (False, True)
+    for rows, context in TUNE_DENSE_SHAPES if "dense" in parts else ():  # splits at the default tiles, then tiles
         torch.cuda.empty_cache()
         p = Problem(rows, context, 16, 4, torch.bfloat16)
         shape, nbytes = {"rows": rows, "context": context, "page_size": 16}, p.kv_bytes(context)
-        for cores in (False, True):
+        for cores in fi_paths:
             fi = _flashinfer_wrapper(p, p.page_table.reshape(-1), p.pages_per_row, workspace, cores)
             record(shape, "flashinfer_dense", f"tensor_cores={cores}", lambda: fi.run(p.q, (p.k, p.v)), nbytes)
-        for splits in (None, 1, 2, 4, 8):
+        for splits in splits_tried:
             record(shape, "dense", f"splits={splits or 'rule'}", lambda: pd.paged_decode(
                 p.q, p.k, p.v, p.page_table, p.seq_lens, validate=False, num_splits=splits), nbytes)
-        for block_n, warps, stages in tiles() if (rows, context) in TUNE_TILE_SHAPES else ():
+        for block_n, warps, stages in tiles() if (rows, context) in TUNE_TILE_SHAPES and not quick else ():
             pd.CONFIG["dense"] = {**base_pd["dense"], "block_n": {}, "block_n_default": block_n, "warps": {},
                                   "warps_default": warps, "stages": stages}
             record(shape, "dense", f"block_n={block_n} warps={warps} stages={stages}", lambda: pd.paged_decode(
@@ -588,7 +597,7 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         del p
         save()
 
-    for rows, context, page, selected in TARGET_SHAPES[1:3]:  # 2048 and 512 rows x 32k, page 16
+    for rows, context, page, selected in TARGET_SHAPES[1:3] if {"select", "sparse"} & set(parts) else ():
         torch.cuda.empty_cache()
         p = Problem(rows, context, page, 4, torch.bfloat16)
         sel, selp = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
@@ -597,7 +606,8 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         pages_pad = max(16, 1 << (p.pages_per_row - 1).bit_length())
         common = dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=HEAD_DIM, PAGE=page, MINMAX=False)
         fp8 = p.summaries.to(torch.float8_e4m3fn)
-        for summaries, label, nbytes in ((p.summaries, "bf16", p.summary_bytes()), (fp8, "fp8", p.summary_bytes(1))):
+        for summaries, label, nbytes in ((p.summaries, "bf16", p.summary_bytes()), (fp8, "fp8", p.summary_bytes(1))
+                                         ) if "select" in parts else ():
             for chunk, warps in [(c, w) for c in (64, 128) for w in (2, 4)]:
                 bt.CONFIG["score_chunk"][HEAD_DIM], bt.CONFIG["score_warps"] = chunk, warps
                 record(shape, f"score_pass_{label}", f"chunk={chunk} warps={warps}", lambda: bt._score_pass(
@@ -605,7 +615,7 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
             bt.CONFIG.update(copy.deepcopy(base_bt))
         keys = bt._score_pass(p.q, p.summaries, p.page_table, p.seq_lens, pages_pad, 0, common)
         chosen, chosen_phys = torch.empty_like(sel), torch.empty_like(sel)
-        for warps in (2, 4, 8):
+        for warps in (2, 4, 8) if "select" in parts else ():
             bt.CONFIG["select_warps"] = warps
             bt._select_pass(keys, p.seq_lens, p.page_table, chosen, chosen_phys, selected, 0, page)
             assert torch.equal(chosen, sel)
@@ -616,12 +626,12 @@ def tune(out: Path, command: str, runs: int = 50) -> None:
         sparse = lambda splits=None: pd.sparse_paged_decode(  # noqa: E731
             p.q, p.k, p.v, p.page_table, p.seq_lens, sel, validate=False, num_splits=splits, selected_physical=selp)
         indices = selp[:, 0].contiguous().reshape(-1)
-        for cores in (False, True):
+        for cores in fi_paths if "sparse" in parts else ():
             fi = _flashinfer_wrapper(p, indices, selected, workspace, cores)
             record(shape, "flashinfer_sparse", f"tensor_cores={cores}", lambda: fi.run(p.q, (p.k, p.v)), kv)
-        for splits in (None, 1, 2, 3, 4):
+        for splits in splits_tried if "sparse" in parts else ():
             record(shape, "sparse_attn", f"splits={splits or 'rule'}", lambda: sparse(splits), kv)
-        for block_n, warps, stages in tiles():
+        for block_n, warps, stages in tiles() if "sparse" in parts and not quick else ():
             pd.CONFIG["sparse"] = {**base_pd["sparse"], "block_n": {}, "block_n_default": block_n, "warps": {},
                                    "warps_default": warps, "stages": stages}
             record(shape, "sparse_attn", f"block_n={block_n} warps={warps} stages={stages}", sparse, kv)

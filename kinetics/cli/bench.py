@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from kinetics.bench.attention import measure, sweep_shapes, tune
+from kinetics.bench.attention import TUNE_PARTS, measure, sweep_shapes, tune
 from kinetics.bench.engine import (PARTS, VALIDATE_MODELS, bench_replay, bench_saturated, bench_targets,
                                    bench_validate, calibrate)
 from kinetics.bench.provenance import device_slug, provenance
@@ -47,14 +47,18 @@ def register_attention(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-layer", action="store_true", help="skip the Qwen3-8B layer benchmark")
     parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.add_argument("--no-flashinfer", action="store_true", help="time our kernels only")
-    parser.add_argument("--tune", action="store_true",
-                        help="time launch-parameter variants of our kernels at the four reference shapes (tune.json)")
+    parser.add_argument("--tune", nargs="?", const=",".join(TUNE_PARTS), default=None, metavar="PARTS",
+                        help="time launch-parameter variants of our kernels (tune.json): comma-separated subset of "
+                             f"{','.join(TUNE_PARTS)} (default all); with --quick, check the defaults only")
     parser.set_defaults(func=run_attention)
 
 
 def run_attention(args) -> int:
     import torch
 
+    parts = tuple(args.tune.split(",")) if args.tune is not None else ()
+    if args.tune is not None and (not parts or set(parts) - set(TUNE_PARTS)):
+        raise InputError(f"--tune takes a comma-separated subset of {','.join(TUNE_PARTS)}, got {args.tune!r}")
     if not torch.cuda.is_available():
         raise InputError("kinetics bench attention needs a CUDA GPU; the saved results are in data/results/")
     flashinfer_on = not args.no_flashinfer
@@ -65,11 +69,12 @@ def run_attention(args) -> int:
             raise InputError(f"flashinfer is not importable ({error}); install flashinfer-python or pass "
                              "--no-flashinfer") from error
     out = args.out or results_dir(device_slug()) / "attention.json"
-    out = check_output(out.with_name("tune.json") if args.tune else out, "--out", args.force, (".json",),
+    out = check_output(out.with_name("tune.json") if parts else out, "--out", args.force, (".json",),
                        create_parent=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.tune:
-        tune(out, "kinetics bench attention --tune")
+    if parts:
+        tune(out, f"kinetics bench attention --tune {args.tune}" + (" --quick" if args.quick else ""), parts=parts,
+             quick=args.quick)
         return 0
     command = "kinetics bench attention" + (" --quick" if args.quick else "") + (" --no-layer" if args.no_layer else "")
     runs = 50
