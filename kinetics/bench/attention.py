@@ -578,7 +578,8 @@ def tune(out: Path, command: str, runs: int = 50, parts=TUNE_PARTS, quick: bool 
 
     splits_tried = (None, 1, 2, 4) if quick else (None, 1, 2, 4, 8)
     fi_paths = (True,) if quick else (False, True)
-    for rows, context in TUNE_DENSE_SHAPES if "dense" in parts else ():  # splits at the default tiles, then tiles
+    dense_shapes = TUNE_DENSE_SHAPES[:3] if quick else TUNE_DENSE_SHAPES  # quick: the reference shapes only
+    for rows, context in dense_shapes if "dense" in parts else ():  # splits at the default tiles, then tiles
         torch.cuda.empty_cache()
         p = Problem(rows, context, 16, 4, torch.bfloat16)
         shape, nbytes = {"rows": rows, "context": context, "page_size": 16}, p.kv_bytes(context)
@@ -597,7 +598,8 @@ def tune(out: Path, command: str, runs: int = 50, parts=TUNE_PARTS, quick: bool 
         del p
         save()
 
-    for rows, context, page, selected in TARGET_SHAPES[1:3] if {"select", "sparse"} & set(parts) else ():
+    select_shapes = TARGET_SHAPES[2:3] if quick else TARGET_SHAPES[1:3]  # quick: 512 rows x 32k, the few-rows case
+    for rows, context, page, selected in select_shapes if {"select", "sparse"} & set(parts) else ():
         torch.cuda.empty_cache()
         p = Problem(rows, context, page, 4, torch.bfloat16)
         sel, selp = bt.select_pages(p.q, p.summaries, p.page_table, p.seq_lens, page, selected, num_sink_pages=0,
