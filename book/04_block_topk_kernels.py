@@ -99,15 +99,10 @@ from kinetics.kernels import reference as ref
 from kinetics.plots import diagrams
 from kinetics.plots import kernels as kplots
 from kinetics.plots.source import kernel_listing
+from kinetics.plots.tables import for_floats, numbered_table, rounded
 from kinetics.plots import style
 
 style()
-# cells on one line,
-PAD = [
-    {"selector": "td", "props": "padding: 0.15em 0.8em; white-space: nowrap;"},
-    # headers may wrap
-    {"selector": "th", "props": "padding: 0.15em 0.8em;"},
-]
 DEVICE = "cuda" if GPU else "cpu"
 kernel_module = {
     name: importlib.import_module(f"kinetics.kernels.{name}")
@@ -193,7 +188,16 @@ table = pd.DataFrame(
         "mass kept, minmax": recall["minmax"],
     }
 )
-display(table.style.format(precision=3).hide(axis="index").set_table_styles(PAD))
+display(
+    numbered_table(
+        table,
+        "Bytes one row reads per step and the attention mass block top-k keeps, per"
+        " page size.",
+        "tab-ch4-page-size",
+        for_floats(table, "{:.3f}"),
+        index=False,
+    )
+)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: bytes one row reads per step, the selected K and V and one mean key per page, against page size; right: the attention mass block top-k keeps on the synthetic task. Small pages pay in summaries, large pages in a coarser selection.", "name": "fig-ch4-page-size"}}
 fig = kplots.page_size_tradeoff(page_sizes, traffic, recall)
@@ -326,9 +330,12 @@ display(
                 ("benchmark rows, 1 KV head", 1),
             )
         ]
+    ).pipe(
+        numbered_table,
+        "Where the next byte of a tile lies in the NHD layout (bytes).",
+        "tab-ch4-layout",
+        index=False,
     )
-    .style.hide(axis="index")
-    .set_table_styles(PAD)
 )
 
 # %% [markdown]
@@ -384,10 +391,14 @@ for shape, dtype, seed in cases:
         }
     )
 display(
-    pd.DataFrame(rows)
-    .style.format({"1 split": "{:.1e}", "3 splits": "{:.1e}"})
-    .hide(axis="index")
-    .set_table_styles(PAD)
+    numbered_table(
+        pd.DataFrame(rows),
+        "Dense paged decode against the float64 reference: relative error with one"
+        " and with three splits.",
+        "tab-ch4-dense-check",
+        {"1 split": "{:.1e}", "3 splits": "{:.1e}"},
+        index=False,
+    )
 )
 
 # %% [markdown]
@@ -434,10 +445,14 @@ for shape, dtype, seed in cases:
         )
 errors = {"max error / max |summary|": "{:.1e}", "dtype eps (one ulp at 1)": "{:.1e}"}
 display(
-    pd.DataFrame(rows)
-    .style.format(precision=1, formatter=errors)
-    .hide(axis="index")
-    .set_table_styles(PAD)
+    numbered_table(
+        pd.DataFrame(rows),
+        "Page summaries against the float64 reference, beside the storage type's"
+        " resolution.",
+        "tab-ch4-summary-check",
+        errors,
+        index=False,
+    )
 )
 
 # %% tags=["hide-input"]
@@ -521,10 +536,14 @@ for shape, dtype, seed in cases:
             }
         )
 display(
-    pd.DataFrame(fp8_rows)
-    .style.format(precision=3, formatter={"keys x": "{:.0f}"})
-    .hide(axis="index")
-    .set_table_styles(PAD)
+    numbered_table(
+        pd.DataFrame(fp8_rows),
+        "fp8 summaries: entries clamped to the e4m3 range and the rounding error"
+        " elsewhere, per key scale.",
+        "tab-ch4-fp8-check",
+        {"keys x": "{:.0f}", "max relative error (normal range)": "{:.3f}"},
+        index=False,
+    )
 )
 
 # %% tags=["hide-input"]
@@ -647,10 +666,12 @@ for shape, dtype, seed in cases:
                 }
             )
 display(
-    pd.DataFrame(rows)
-    .drop(columns=["agree", "of"])
-    .style.hide(axis="index")
-    .set_table_styles(PAD)
+    numbered_table(
+        pd.DataFrame(rows).drop(columns=["agree", "of"]),
+        "The selection kernel's pages against the reference's.",
+        "tab-ch4-select-check",
+        index=False,
+    )
 )
 
 # %% tags=["hide-input"]
@@ -702,10 +723,14 @@ for shape, dtype, seed in cases:
         }
     )
 display(
-    pd.DataFrame(rows)
-    .style.format(precision=1, formatter={c: "{:.1e}" for c in rows[0] if "vs" in c})
-    .hide(axis="index")
-    .set_table_styles(PAD)
+    numbered_table(
+        pd.DataFrame(rows),
+        "Sparse paged decode: relative error against the reference on its pages and"
+        " against dense attention.",
+        "tab-ch4-sparse-check",
+        {c: "{:.1e}" for c in rows[0] if "vs" in c},
+        index=False,
+    )
 )
 
 # %% [markdown]
@@ -882,11 +907,15 @@ def summary_table(result):
     return pd.DataFrame(out)
 
 
+measured = summary_table(result)
 display(
-    summary_table(result)
-    .style.format(precision=2, formatter={"max rel. error": "{:.1e}"})
-    .hide(axis="index")
-    .set_table_styles(PAD)
+    numbered_table(
+        measured,
+        "Every contender at every measured shape, from the saved GPU run; times in ms.",
+        "tab-ch4-contenders",
+        {**for_floats(measured, "{:.2f}"), "max rel. error": "{:.1e}"},
+        index=False,
+    )
 )
 
 # %% tags=["hide-input"]
@@ -1040,7 +1069,15 @@ if quality_path.is_file():
         "fp8 vs bf16 output",
         "share clamped",
     ]
-    display(qdf.style.format(precision=4).set_table_styles(PAD))
+    display(
+        numbered_table(
+            qdf,
+            "fp8 against bf16 summaries: pages agreeing, hot pages kept and output"
+            " error, per kind of keys.",
+            "tab-ch4-fp8-quality",
+            for_floats(qdf, "{:.4f}"),
+        )
+    )
     qp = quality["provenance"]
     hot, offset, rnd = (qdf.loc[c] for c in ("hot", "offset", "random"))
     case0 = quality["cases"][0]
@@ -1127,11 +1164,13 @@ per_shape = pd.DataFrame(
     ]
 )
 # one column per shape, tighter to fit four
+shapes_view = per_shape.set_index("shape").T
 display(
-    per_shape.set_index("shape")
-    .T.style.format(precision=2)
-    .set_table_styles(
-        [{"selector": "td, th", "props": "padding: 0.1em 0.4em; white-space: nowrap;"}]
+    numbered_table(
+        shapes_view.rename_axis("target"),
+        "The speed targets at the four benchmark shapes (one column per shape).",
+        "tab-ch4-targets",
+        dict.fromkeys(shapes_view.columns, rounded(2)),
     )
 )
 
@@ -1168,9 +1207,16 @@ if check:
                 for r in check["rows"]
             ]
         )
-        .style.format(precision=3, na_rep="-")
-        .hide(axis="index")
-        .set_table_styles(PAD)
+        .pipe(
+            lambda view: numbered_table(
+                view,
+                "The launch rules checked: our kernels at the split count the rule"
+                " picks, FlashInfer beside them.",
+                "tab-ch4-launch-check",
+                for_floats(view, "{:.3f}"),
+                index=False,
+            )
+        )
     )
     checked_dense = [r for r in check["rows"] if r["kernel"] == "dense"]
     checked_sparse = [r for r in check["rows"] if r["kernel"] == "sparse"]
@@ -1387,9 +1433,16 @@ if result.get("layer"):
                 for r in result["layer"]
             ]
         )
-        .style.format(precision=0, formatter={"speedup": "{:.1f}x"})
-        .hide(axis="index")
-        .set_table_styles(PAD)
+        .pipe(
+            lambda view: numbered_table(
+                view,
+                "One Qwen3-8B decoder layer in the authors' metric: decode tokens/s per"
+                " GPU, dense and block top-k.",
+                "tab-ch4-layer",
+                {**for_floats(view, "{:,.0f}"), "speedup": "{:.1f}x"},
+                index=False,
+            )
+        )
     )
 
 # %% [markdown]
@@ -1475,12 +1528,16 @@ for folder in sorted(
             ),
         }
     )
+devices_view = pd.DataFrame(saved).set_index("device").T  # a column each
 display(
-    pd.DataFrame(saved)
-    .set_index("device")
-    .T.style.format(precision=2)
-    .set_table_styles(PAD)
-)  # a column each
+    numbered_table(
+        devices_view.rename_axis("measure"),
+        "Every saved device side by side, each against its own FlashInfer and"
+        " ceilings.",
+        "tab-ch4-devices",
+        dict.fromkeys(devices_view.columns, rounded(2)),
+    )
+)
 
 # %% [markdown]
 # ## What we found

@@ -18,6 +18,16 @@ def as_given(value) -> str:
     return "—" if np.isnan(value) else f"{value:,.10g}"
 
 
+def rounded(digits: int) -> Callable[[object], str]:
+    """Floats to `digits` decimals (a nonzero float too small for them in scientific notation), integers with
+    thousands separators, anything else as text: one format for the mixed rows of a transposed table."""
+    def fmt(value) -> str:
+        if isinstance(value, (float, np.floating)) and not np.isnan(value):
+            return f"{value:.1e}" if 0 < abs(value) < 10 ** -digits else f"{value:,.{digits}f}"
+        return as_given(value)
+    return fmt
+
+
 def for_floats(frame: pd.DataFrame, fmt: Format) -> dict[str, Format]:
     """One format for the float columns only (counts such as batch or context stay integers)."""
     return {c: fmt for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
