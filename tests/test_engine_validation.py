@@ -114,3 +114,21 @@ def test_saturated_runs_are_gathered_from_every_results_file(tmp_path, monkeypat
     assert rows["8b", "blocktopk"]["provenance"]["commit"] == "01"
     with pytest.raises(InputError, match="no saturated run"):
         load_saturated("gpu-y")
+
+
+def test_targets_come_from_the_newest_file_that_has_them(tmp_path, monkeypatch):
+    import json
+
+    import kinetics.paths
+    from kinetics.bench.validation import load_targets
+
+    monkeypatch.setattr(kinetics.paths, "RESULTS_DIR", tmp_path)
+    gpu = tmp_path / "gpu-x"
+    gpu.mkdir()
+    for name, date, targets in (("engine.json", "2026-01-01", [{"batch": 256}]), ("engine_targets.json", "2026-02-02",
+                                [{"batch": 64}]), ("engine_saturated.json", "2026-03-03", None)):
+        (gpu / name).write_text(json.dumps({"provenance": {"date": date}, "targets": targets}))
+    assert load_targets("gpu-x")["file"] == "engine_targets.json"
+    assert load_targets("gpu-x")["targets"] == [{"batch": 64}]
+    with pytest.raises(InputError, match="no targets run"):
+        load_targets("gpu-y")

@@ -41,6 +41,20 @@ def load_results(device: str) -> dict:
     return found
 
 
+def load_targets(device: str) -> dict:
+    """The newest run (by its provenance date) among data/results/<device>/engine*.json that measured the targets
+    part: that file's whole JSON, with its name under "file"."""
+    from kinetics.paths import results_dir
+
+    runs = [{**json.loads(path.read_text()), "file": path.name}
+            for path in sorted(results_dir(device).glob("engine*.json"))]
+    runs = [run for run in runs if run.get("targets")]
+    if not runs:
+        raise InputError(f"no targets run in {results_dir(device)} (run `kinetics bench engine --parts targets` "
+                         f"on that GPU)")
+    return max(runs, key=lambda run: run["provenance"]["date"])
+
+
 def load_saturated(device: str) -> list[dict]:
     """Every saturated run (one row per model and attention) of data/results/<device>/engine*.json, each with its
     file's name, provenance and ceilings; a (model, attention) measured twice keeps the newer run."""
