@@ -107,6 +107,9 @@ class EngineConfig:
     attention_backend: str = "auto"        # "auto" (Triton on CUDA, torch on CPU), "torch" or "triton"
     tensor_parallel: int = 1               # ranks one model is split over (torchrun processes)
     check_finite: bool = True              # refuse weights holding NaN or inf when loading them
+    # schedule and build step n + 1 while the GPU runs step n (token ids fed on the device, stop checks one step
+    # late); None: on for CUDA at tensor_parallel 1. Same tokens either way.
+    async_scheduling: bool | None = None
 
     def __post_init__(self):
         if self.attention_backend not in ("auto", "torch", "triton"):
@@ -117,5 +120,7 @@ class EngineConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.async_scheduling not in (None, True, False):
+            raise InputError(f"async_scheduling must be true, false or unset, got {self.async_scheduling!r}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise InputError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization!r}")

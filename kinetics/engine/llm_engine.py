@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 
 from kinetics.engine import parallel
@@ -13,7 +14,7 @@ from kinetics.engine.config import AttentionConfig, EngineConfig, load_model_spe
 from kinetics.engine.model_runner import ModelRunner, default_dtype, parse_device, parse_dtype
 from kinetics.engine.sampler import sample
 from kinetics.engine.scheduler import Scheduler
-from kinetics.engine.sequence import RequestOutput, SamplingParams, Sequence, Status
+from kinetics.engine.sequence import PENDING, RequestOutput, SamplingParams, Sequence, Status
 from kinetics.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -113,23 +114,32 @@ class LLM:
                 scheduler.add(seq)
         total = sum(seq.limit for seq in seqs if seq.error is None)
         bar = _progress(total, progress)
-        step_end: list[float] = []      # seconds since start at the end of each step (sampling syncs the GPU)
+        step_end: list[float] = []      # seconds since start when each step's tokens reached the host
+        overlap = self._overlap()
         start = time.perf_counter()
+
+        def finish(step: _InFlight) -> None:
+            kept = step.resolve(scheduler, lambda: time.perf_counter() - start)
+            step_end.append(time.perf_counter() - start)
+            if bar is not None:
+                bar.update(kept)
+
+        pending: _InFlight | None = None
         while scheduler.has_work():
             batch = scheduler.schedule()
-            logits = self.runner.run(batch)
-            sampling = [seq for i, seq in enumerate(batch.seqs) if batch.samples(i)]
-            tokens = sample(logits, sampling)
-            for row, (seq, token) in enumerate(zip(sampling, tokens)):
-                seq.append(token)
-                if seq.params.return_logits:
-                    seq.logits.append(logits[row].cpu())
-            now = time.perf_counter() - start
-            step_end.append(now)
-            for seq in scheduler.postprocess(batch):
-                seq.finished_at = now
-            if bar is not None:
-                bar.update(len(sampling))
+            if pending is not None and batch.is_prefill:   # a prefill step reads its tokens on the host
+                finish(pending)
+                pending = None
+            step = self._launch(batch, pending)
+            scheduler.postprocess(batch)
+            if pending is not None:
+                finish(pending)        # step n's tokens, read while step n + 1 runs
+            pending = step
+            if not overlap:
+                finish(pending)
+                pending = None
+        if pending is not None:
+            finish(pending)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         wall = time.perf_counter() - start
@@ -143,6 +153,27 @@ class LLM:
         self.last_stats = self._stats(seqs, scheduler, allocator, wall)
         self.last_stats.timeline["step_end_s"] = step_end
         return [outputs[seq.seq_id] for seq in seqs]
+
+    def _overlap(self) -> bool:
+        """Whether the host schedules step n + 1 while the GPU runs step n (EngineConfig.async_scheduling)."""
+        cfg = self.engine_config
+        wanted = cfg.async_scheduling if cfg.async_scheduling is not None else self.device.type == "cuda"
+        return wanted and cfg.tensor_parallel == 1
+
+    def _launch(self, batch, previous: _InFlight | None) -> _InFlight:
+        """Queue one step on the device: the forward pass, sampling, and the copy of the tokens to the host.
+        Decoding requests whose last token `previous` is still sampling read it on the device. Each request
+        that samples gets a PENDING token in its place until resolve() fills it."""
+        feed = None
+        if previous is not None and previous.seqs:
+            feed = (previous.tokens, np.asarray([previous.row_of.get(seq.seq_id, -1) for seq in batch.seqs]))
+        logits = self.runner.run(batch, feed)
+        sampling = [seq for i, seq in enumerate(batch.seqs) if batch.samples(i)]
+        step = _InFlight(sampling, [len(seq.output) for seq in sampling], sample(logits, sampling),
+                         logits if any(seq.params.return_logits for seq in sampling) else None)
+        for seq in sampling:
+            seq.append(PENDING)
+        return step
 
     def _new_sequence(self, prompt, params: SamplingParams) -> Sequence:
         seq_id = self._next_id
@@ -175,6 +206,38 @@ class LLM:
             recomputed_tokens=st.prefill_tokens - prompt_tokens,
             peak_pages=allocator.peak_used, num_pages=allocator.num_pages, page_size=allocator.page_size,
             timeline={"decode_batch": st.step_batch, "pages_used": st.pages_used})
+
+
+class _InFlight:
+    """A step whose sampled tokens are on their way to the host: row i of `tokens` goes to seqs[i].output[index[i]]."""
+
+    def __init__(self, seqs: list[Sequence], index: list[int], tokens: torch.Tensor, logits: torch.Tensor | None):
+        self.seqs, self.index, self.tokens, self.logits = seqs, index, tokens, logits
+        self.row_of = {seq.seq_id: row for row, seq in enumerate(seqs)}
+        self.event = None
+        self.host = tokens
+        if tokens.is_cuda:       # a non-blocking copy into pinned memory; the event says when it has landed
+            self.host = torch.empty(tokens.shape, dtype=tokens.dtype, pin_memory=True)
+            self.host.copy_(tokens, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+
+    def resolve(self, scheduler: Scheduler, clock) -> int:
+        """Wait for the tokens, put them in place, end the requests they stop; returns how many were kept."""
+        if self.event is not None:
+            self.event.synchronize()
+        kept = 0
+        for row, (seq, index, token) in enumerate(zip(self.seqs, self.index, self.host.tolist())):
+            if index >= len(seq.output):
+                continue                       # generated past a stop read one step late: dropped
+            kept += 1
+            if seq.resolve(index, token):
+                scheduler.retire(seq)
+            if self.logits is not None and seq.params.return_logits:
+                seq.logits.append(self.logits[row].cpu())
+            if seq.status is Status.FINISHED and seq.finished_at is None:
+                seq.finished_at = clock()
+        return kept
 
 
 def _progress(total: int, enabled: bool):

@@ -160,14 +160,27 @@ class ModelRunner:
         slots[:n] = table[np.arange(n), positions[:n] // page] * page + positions[:n] % page
         return ids, positions, slots, table, lens
 
+    def _feed(self, ids: torch.Tensor, feed: tuple[torch.Tensor, np.ndarray] | None) -> None:
+        """Overwrite, on the device, the input ids of the rows whose last token is still being sampled."""
+        if feed is None:
+            return
+        tokens, rows = feed
+        src = np.full(len(ids), -1, dtype=np.int64)
+        src[:len(rows)] = rows
+        src = self._tensor(src)
+        ids.copy_(torch.where(src >= 0, tokens[src.clamp(min=0)], ids))
+
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
 
     # ---- running ----
 
     @torch.inference_mode()
-    def run(self, batch: ScheduledBatch) -> torch.Tensor:
-        """Logits [rows that sample, vocab] in float32, in batch order."""
+    def run(self, batch: ScheduledBatch, feed: tuple[torch.Tensor, np.ndarray] | None = None) -> torch.Tensor:
+        """Logits [rows that sample, vocab] in float32, in batch order.
+
+        feed (decode only): (tokens, rows): request i's input id is tokens[rows[i]] where rows[i] >= 0, a token
+        the previous step sampled on the device and the host has not read yet."""
         if batch.is_prefill:
             ids, positions, meta, sample_rows = self._prefill_inputs(batch)
             hidden = self.model(ids, positions, self.attention, meta)
@@ -181,6 +194,7 @@ class ModelRunner:
         if size is None:
             width = max(len(seq.pages) for seq in batch.seqs)
             ids, positions, slots, table, lens = (self._tensor(a) for a in self._decode_arrays(batch, b, width))
+            self._feed(ids, feed)
             meta = ForwardMeta(is_prefill=False, slot_mapping=slots, page_table=table, context_lens=lens, dense=dense)
             hidden = self.model(ids, positions, self.attention, meta)
             return self.model.logits(hidden)
@@ -191,6 +205,7 @@ class ModelRunner:
         for buffer, array in zip(self._static_inputs, arrays):
             target = buffer[:size, :width] if array.ndim == 2 else buffer[:size]
             target.copy_(torch.from_numpy(array), non_blocking=True)
+        self._feed(self._static_inputs[0][:size], feed)
         graphs[size].replay()
         return self.model.logits(self._static_hidden[graphs is self.dense_graphs, size][:b])
 

@@ -25,8 +25,9 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: f
     return logits.log_softmax(-1)
 
 
-def sample(logits: torch.Tensor, seqs: list[Sequence]) -> list[int]:
-    """One token per row of logits [N, vocab] (float32), row i for seqs[i]."""
+def sample(logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
+    """One token per row of logits [N, vocab] (float32), row i for seqs[i], as int64 [N] on the logits' device
+    (nothing waits for the GPU)."""
     tokens = logits.argmax(-1)
     for i, seq in enumerate(seqs):
         params = seq.params
@@ -38,4 +39,4 @@ def sample(logits: torch.Tensor, seqs: list[Sequence]) -> list[int]:
         # Gumbel-max through exponentials: argmax p / E with E ~ Exp(1) is a draw from p
         noise = torch.empty_like(logprobs).exponential_(generator=generator)
         tokens[i] = (logprobs - noise.log()).argmax()
-    return tokens.tolist()
+    return tokens

@@ -130,6 +130,15 @@ class Scheduler:
         self.stats.preemptions += 1
         self.waiting.appendleft(seq)
 
+    def retire(self, seq: Sequence) -> None:
+        """Free what a request holds once a stop token, read one step late, has ended it (it may be running,
+        preempted back into the queue, or already retired by its length limit)."""
+        if seq in self.running:
+            self.running.remove(seq)
+            self.allocator.release(seq)
+        elif seq in self.waiting:
+            self.waiting.remove(seq)
+
     def postprocess(self, batch: ScheduledBatch) -> list[Sequence]:
         """After the forward pass: advance the cached counts, retire finished requests; returns the finished."""
         finished = []

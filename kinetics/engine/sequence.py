@@ -53,6 +53,9 @@ class SamplingParams:
         return self.forced_length if self.forced_length is not None else self.max_tokens
 
 
+PENDING = -1   # an output token the GPU is still sampling (async scheduling); never a vocabulary id
+
+
 class Status(enum.Enum):
     WAITING = "waiting"
     RUNNING = "running"
@@ -109,7 +112,8 @@ class Sequence:
         return self.status is Status.RUNNING and self.num_uncached == 1
 
     def append(self, token: int) -> None:
-        """Add a sampled token and decide whether the request is done."""
+        """Add a sampled token (or PENDING, its place while the GPU samples it) and decide whether the request
+        is done."""
         self.output.append(token)
         if self.params.forced_length is None and token in self.stop_ids:
             self.finish_reason = "stop"
@@ -117,6 +121,19 @@ class Sequence:
             self.finish_reason = "length"
         if self.finish_reason is not None:
             self.status = Status.FINISHED
+
+    def resolve(self, index: int, token: int) -> bool:
+        """Put a token sampled one step late in its place output[index]. A stop token ends the request there:
+        whatever was generated past it is dropped. Returns whether this token stopped the request; a token in a
+        place already dropped (generated past an earlier stop) is ignored."""
+        if index >= len(self.output):
+            return False
+        self.output[index] = token
+        if self.params.forced_length is not None or token not in self.stop_ids:
+            return False
+        del self.output[index + 1:]
+        self.finish_reason, self.status = "stop", Status.FINISHED
+        return True
 
 
 @dataclass
