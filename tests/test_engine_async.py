@@ -2,6 +2,8 @@
 synchronous loop and as Hugging Face transformers: stops mid-batch, arrivals, preemption, sampling, logits."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -29,9 +31,8 @@ def hf_dir(tmp_path_factory):
     return path, model
 
 
-def _llm(path, overlap, device="cpu", **limits):
-    return LLM(path, weights=path, device=device, attention=AttentionConfig(page_size=4), async_scheduling=overlap,
-               **limits)
+def _llm(path, overlap, device="cpu", attention=AttentionConfig(page_size=4), **limits):
+    return LLM(path, weights=path, device=device, attention=attention, async_scheduling=overlap, **limits)
 
 
 def _stop_token(path):
@@ -74,32 +75,51 @@ def test_async_equals_sync_and_transformers_with_a_stop_mid_batch(hf_dir, limits
         torch.testing.assert_close(torch.stack(out.logits), torch.stack(ref.logits))
 
 
-def test_async_seeded_sampling_and_forced_lengths_equal_sync(hf_dir):
+def test_async_seeded_sampling_forced_lengths_and_blocktopk_equal_sync(hf_dir):
     path, _ = hf_dir
+    sparse = AttentionConfig(kind="blocktopk", budget=8, page_size=4)
     params = [SamplingParams(temperature=0.9, top_k=20, top_p=0.95, max_tokens=NEW, seed=i, stop_token_ids=(5, 6))
               for i in range(4)] + [SamplingParams(temperature=0, forced_length=n) for n in (1, 9)]
-    runs = [_llm(path, overlap, **TIGHT).generate(PROMPTS, params) for overlap in (False, True)]
+    runs = [_llm(path, overlap, attention=sparse, **TIGHT).generate(PROMPTS, params) for overlap in (False, True)]
     assert [o.token_ids for o in runs[1]] == [o.token_ids for o in runs[0]]
     assert [len(o.token_ids) for o in runs[1][4:]] == [1, 9]
 
 
 def test_async_switch_defaults_and_bad_value(hf_dir):
     path, _ = hf_dir
-    assert not _llm(path, None)._overlap()                 # CPU: synchronous unless asked
-    assert _llm(path, True)._overlap()
+    assert not _llm(path, None).async_scheduling                 # CPU: synchronous unless asked
+    assert _llm(path, True).async_scheduling
     with pytest.raises(InputError, match="async_scheduling"):
         _llm(path, "yes")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_async_on_the_gpu_with_cuda_graphs_equals_sync(hf_dir):
-    path, _ = hf_dir
-    stop = _stop_token(path)
-    params = SamplingParams(temperature=0, max_tokens=NEW, stop_token_ids=(stop,))
-    runs = {}
-    for overlap in (None, False):
-        llm = _llm(path, overlap, device="cuda", max_num_seqs=4, graph_batch_sizes=[1, 2, 4])
-        assert llm._overlap() is (overlap is None) and llm.runner.graphs
-        runs[overlap] = llm.generate(PROMPTS, params)
-    assert [o.token_ids for o in runs[None]] == [o.token_ids for o in runs[False]]
-    assert runs[None][0].finish_reason == "stop"
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@pytest.mark.skipif(DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") != "1",
+                    reason="needs a GPU or TRITON_INTERPRET=1")
+@pytest.mark.parametrize("kind", ["dense", "blocktopk"] if DEVICE == "cuda" else ["dense"])   # the interpreter is slow
+def test_async_with_triton_kernels_and_cuda_graphs_equals_sync(kind):
+    """The device path: Triton kernels, CUDA graphs on a GPU (default on there: async on, pinned copies, events),
+    a stop mid-batch, arrivals into a running batch, preemption."""
+    config = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 128, "hidden_size": 64,
+              "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "head_dim": 16, "max_position_embeddings": 512, "initializer_range": 0.1}
+    attention = AttentionConfig(kind=kind, budget=12, page_size=4, sinks=4)
+    prompts = [list(range(3, 40)), list(range(50, 61)), [5] * 23, [9, 8, 7], list(range(60, 80))]
+
+    def run(overlap, stop=()):
+        llm = LLM(config, device=DEVICE, dtype="fp16", attention=attention, num_pages=30, max_num_seqs=4,
+                  max_num_batched_tokens=16, attention_backend="triton", graph_batch_sizes=[1, 2, 4],
+                  async_scheduling=overlap)
+        assert llm.async_scheduling is (overlap is not False)
+        assert bool(llm.runner.graphs) is (DEVICE == "cuda")
+        outputs = llm.generate(prompts, SamplingParams(temperature=0, max_tokens=20, stop_token_ids=stop))
+        return outputs, llm.last_stats
+
+    free, _ = run(False)
+    stop = next(t for i, t in enumerate(free[0].token_ids) if 3 <= i < 16 and t not in free[0].token_ids[:i])
+    (sync, _), (overlapped, stats) = run(False, (stop,)), run(None if DEVICE == "cuda" else True, (stop,))
+    assert [o.token_ids for o in overlapped] == [o.token_ids for o in sync]
+    assert sync[0].finish_reason == "stop" and any(o.finish_reason == "length" for o in sync)
+    assert stats.preemptions > 0

@@ -49,7 +49,9 @@ def _weight_bytes(llm) -> int:
 
 # ---- (a) the reference workload ------------------------------------------------------------------------------------
 
-def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]:
+def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int, batches: tuple[int, ...] = (64, 256),
+                  save=None) -> list[dict]:
+    """The reference workload at each batch size; `save(rows)` after each one (a time limit keeps them)."""
     import numpy as np
     import torch
 
@@ -59,7 +61,7 @@ def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]
     spec = get_model("qwen3-0.6b")
     prompt_len, new = 128, (64 if quick else 512)
     rows = []
-    for batch in ((8, 256) if quick else (64, 256)):
+    for batch in ((8, 256) if quick else batches):
         rng = np.random.default_rng(batch)
         prompts = rng.integers(0, spec.vocab_size, size=(batch, prompt_len)).tolist()
         llm = LLM(spec, device="cuda", seed=0, max_num_seqs=batch, max_model_len=prompt_len + new + 16,
@@ -76,6 +78,9 @@ def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]
         roofline = batch * (new - 1) / floor_s
         decode_s = _decode_seconds(llm, prompts, params)
         decode_tps = batch * (new - 1) / decode_s
+        overlap, llm.async_scheduling = llm.async_scheduling, False     # the same engine, host and GPU in turn
+        sync_s = _decode_seconds(llm, prompts, params)
+        llm.async_scheduling = overlap
         # where a decode step goes: the GPU's work alone (graph replay + logits + argmax, mid-generation context)
         # against the engine's mean step, which adds the host's scheduling, input building and sampling
         gpu_step_ms = _time_step(llm.runner, [prompt_len + new // 2] * batch)
@@ -89,11 +94,14 @@ def bench_targets(ceilings: dict, quick: bool, hf_new_tokens: int) -> list[dict]
             "weight_bytes": weights, "kv_bytes_per_token": kv_token,
             "roofline_decode_tokens_per_s": roofline, "fraction_of_roofline": decode_tps / roofline,
             "engine_decode_step_ms": 1e3 * decode_s / (new - 1), "gpu_step_ms": gpu_step_ms,
+            "async_scheduling": overlap, "sync_decode_step_ms": 1e3 * sync_s / (new - 1),
         })
+        if save is not None:
+            save(rows)
         log.info("targets batch %d: engine %.0f tok/s (decode %.0f, roofline %.0f = %.0f%%), HF %.0f tok/s, %.1fx; "
-                 "decode step %.3f ms, of which GPU %.3f ms", batch, stats["tokens_per_s"], decode_tps, roofline,
+                 "decode step %.3f ms (async %s; synchronous %.3f ms), GPU alone %.3f ms", batch, stats["tokens_per_s"], decode_tps, roofline,
                  100 * decode_tps / roofline, hf["tokens_per_s"], rows[-1]["speedup_vs_hf"],
-                 rows[-1]["engine_decode_step_ms"], gpu_step_ms)
+                 rows[-1]["engine_decode_step_ms"], overlap, rows[-1]["sync_decode_step_ms"], gpu_step_ms)
     return rows
 
 

@@ -116,6 +116,7 @@ def register_engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay-trials", type=int, default=8)
     parser.add_argument("--replay-scale", type=float, default=0.25, help="replay: length scale (default 0.25)")
     parser.add_argument("--hf-new-tokens", type=int, default=512, help="new tokens for the HF baseline")
+    parser.add_argument("--targets-batches", default="64,256", help="targets: batch sizes (default 64,256)")
     parser.add_argument("--validate-seconds", type=float, default=240,
                         help="validate: start no new model after this many seconds (default 240)")
     parser.add_argument("--validate-attention", default="dense,blocktopk", help="validate: which attention kinds")
@@ -138,6 +139,7 @@ def run_engine(args) -> int:
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise InputError(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    args.targets_batches = _batches(args.targets_batches)
     if not torch.cuda.is_available():
         raise InputError("kinetics bench engine needs a CUDA GPU")
     out = check_output(args.out or results_dir(device_slug()) / "engine.json", "--out", args.force, (".json",),
@@ -169,16 +171,18 @@ def _bench_engine(args, parts: list[str], partial: Path) -> dict:
              result["ceilings"]["matmul_tflops"])
     for part in parts:
         start = time.perf_counter()
+
+        def save(rows, part=part):
+            atomic_write(partial, json.dumps({**result, part: rows}, indent=1))
+
         if part == "targets":
-            result["targets"] = bench_targets(result["ceilings"], args.quick, args.hf_new_tokens)
+            result["targets"] = bench_targets(result["ceilings"], args.quick, args.hf_new_tokens,
+                                              args.targets_batches, save)
         elif part == "replay":
             result["replay"] = bench_replay(result["ceilings"], args.workload, 2 if args.quick else
                                             args.replay_problems, args.replay_trials,
                                             0.02 if args.quick else args.replay_scale, args.quick)
         elif part == "saturated":
-            def save(rows, part=part):
-                atomic_write(partial, json.dumps({**result, part: rows}, indent=1))
-
             result["saturated"] = bench_saturated(args.workload, tuple(args.saturated_models.split(",")),
                                                   args.replay_trials, args.saturated_steps, args.saturated_fill,
                                                   args.quick, save)
@@ -191,6 +195,16 @@ def _bench_engine(args, parts: list[str], partial: Path) -> dict:
         result["parts_done"].append(part)
         atomic_write(partial, json.dumps(result, indent=1))
     return result
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    try:
+        batches = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise InputError(f"--targets-batches must be comma-separated integers >= 1, got {text!r}")
+    return batches
 
 
 def _engine_summary(result: dict) -> None:

@@ -82,6 +82,10 @@ class LLM:
         self.runner = ModelRunner(self.config, self.attention, self.engine_config, self.device, self.dtype,
                                   weights=weights, seed=seed)
         self.max_model_len = self.runner.max_model_len
+        # whether the host schedules step n + 1 while the device runs step n (tensor parallel stays synchronous)
+        wanted = self.engine_config.async_scheduling
+        self.async_scheduling = ((wanted if wanted is not None else self.device.type == "cuda")
+                                 and self.engine_config.tensor_parallel == 1)
         self.last_stats: GenerationStats | None = None
         self._next_id = 0
 
@@ -115,7 +119,6 @@ class LLM:
         total = sum(seq.limit for seq in seqs if seq.error is None)
         bar = _progress(total, progress)
         step_end: list[float] = []      # seconds since start when each step's tokens reached the host
-        overlap = self._overlap()
         start = time.perf_counter()
 
         def finish(step: _InFlight) -> None:
@@ -135,7 +138,7 @@ class LLM:
             if pending is not None:
                 finish(pending)        # step n's tokens, read while step n + 1 runs
             pending = step
-            if not overlap:
+            if not self.async_scheduling:
                 finish(pending)
                 pending = None
         if pending is not None:
@@ -153,12 +156,6 @@ class LLM:
         self.last_stats = self._stats(seqs, scheduler, allocator, wall)
         self.last_stats.timeline["step_end_s"] = step_end
         return [outputs[seq.seq_id] for seq in seqs]
-
-    def _overlap(self) -> bool:
-        """Whether the host schedules step n + 1 while the GPU runs step n (EngineConfig.async_scheduling)."""
-        cfg = self.engine_config
-        wanted = cfg.async_scheduling if cfg.async_scheduling is not None else self.device.type == "cuda"
-        return wanted and cfg.tensor_parallel == 1
 
     def _launch(self, batch, previous: _InFlight | None) -> _InFlight:
         """Queue one step on the device: the forward pass, sampling, and the copy of the tokens to the host.
