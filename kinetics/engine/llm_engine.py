@@ -1,6 +1,7 @@
 """The engine's front door: LLM(...).generate(prompts, params) -> outputs, with statistics of the run."""
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -166,11 +167,12 @@ class LLM:
             feed = (previous.tokens, np.asarray([previous.row_of.get(seq.seq_id, -1) for seq in batch.seqs]))
         logits = self.runner.run(batch, feed)
         sampling = [seq for i, seq in enumerate(batch.seqs) if batch.samples(i)]
-        step = _InFlight(sampling, [len(seq.output) for seq in sampling], sample(logits, sampling),
-                         logits if any(seq.params.return_logits for seq in sampling) else None)
+        index = []
         for seq in sampling:
+            index.append(len(seq.output))
             seq.append(PENDING)
-        return step
+        return _InFlight(sampling, index, sample(logits, sampling),
+                         logits if any(seq.params.return_logits for seq in sampling) else None)
 
     def _new_sequence(self, prompt, params: SamplingParams) -> Sequence:
         seq_id = self._next_id
@@ -210,7 +212,6 @@ class _InFlight:
 
     def __init__(self, seqs: list[Sequence], index: list[int], tokens: torch.Tensor, logits: torch.Tensor | None):
         self.seqs, self.index, self.tokens, self.logits = seqs, index, tokens, logits
-        self.row_of = {seq.seq_id: row for row, seq in enumerate(seqs)}
         self.event = None
         self.host = tokens
         if tokens.is_cuda:       # a non-blocking copy into pinned memory; the event says when it has landed
@@ -219,12 +220,17 @@ class _InFlight:
             self.event = torch.cuda.Event()
             self.event.record()
 
+    @functools.cached_property
+    def row_of(self) -> dict[int, int]:
+        """Row of each request's token in `tokens` (only the next step, when it overlaps, asks)."""
+        return {seq.seq_id: row for row, seq in enumerate(self.seqs)}
+
     def resolve(self, scheduler: Scheduler, clock) -> int:
         """Wait for the tokens, put them in place, end the requests they stop; returns how many were kept."""
         if self.event is not None:
             self.event.synchronize()
-        kept = 0
-        for row, (seq, index, token) in enumerate(zip(self.seqs, self.index, self.host.tolist())):
+        kept, finished = 0, Status.FINISHED
+        for row, seq, index, token in zip(range(len(self.seqs)), self.seqs, self.index, self.host.tolist()):
             if index >= len(seq.output):
                 continue                       # generated past a stop read one step late: dropped
             kept += 1
@@ -232,7 +238,7 @@ class _InFlight:
                 scheduler.retire(seq)
             if self.logits is not None and seq.params.return_logits:
                 seq.logits.append(self.logits[row].cpu())
-            if seq.status is Status.FINISHED and seq.finished_at is None:
+            if seq.status is finished and seq.finished_at is None:
                 seq.finished_at = clock()
         return kept
 

@@ -129,7 +129,7 @@ class Sequence:
         if index >= len(self.output):
             return False
         self.output[index] = token
-        if self.params.forced_length is not None or token not in self.stop_ids:
+        if token not in self.stop_ids or self.params.forced_length is not None:
             return False
         del self.output[index + 1:]
         self.finish_reason, self.status = "stop", Status.FINISHED
