@@ -1,10 +1,11 @@
 """The engine's host time per decode step on the CPU: a tiny model (2 layers, width 64), so a step is almost all
 Python (scheduling, input arrays, sampling, stop checks) and torch dispatch, at batch 256.
 
-    python benchmarks/engine_host_cpu.py [--out FILE.json] [--force]
+    python benchmarks/engine_host_cpu.py [--rounds 3] [--out FILE.json] [--force]
 
 Mean decode step = (wall of 64 forced tokens - wall of 1) / 63, median of 7 repeats; for the synchronous loop and,
-where the engine has it, async scheduling (on a CPU nothing overlaps: it measures the bookkeeping's cost).
+where the engine has it, async scheduling (on a CPU nothing overlaps: it measures the bookkeeping's cost); the
+modes take turns, once per round (a shared CPU drifts). Run it with PYTHONPATH at an older tree to compare.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=None)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     try:       # the output is checked before any work
         out = args.out and check_output(args.out, "--out", args.force, (".json",), create_parent=True)
@@ -52,12 +54,16 @@ def main() -> int:
     torch.set_num_threads(1)
     prompts = np.random.default_rng(0).integers(1, 128, size=(BATCH, PROMPT)).tolist()
     modes = [False, True] if "async_scheduling" in EngineConfig.__dataclass_fields__ else [None]
+    llms = {mode: LLM(TINY, max_num_seqs=BATCH, **({} if mode is None else {"async_scheduling": mode}))
+            for mode in modes}
+    for llm in llms.values():
+        llm.generate(prompts, SamplingParams(temperature=0, forced_length=4))    # warm-up
     rows = []
-    for mode in modes:
-        llm = LLM(TINY, max_num_seqs=BATCH, **({} if mode is None else {"async_scheduling": mode}))
-        llm.generate(prompts[:2], SamplingParams(temperature=0, forced_length=4))    # warm-up
-        rows.append({"async_scheduling": mode, "decode_step_ms": step_ms(llm, prompts)})
-        print(f"async_scheduling {mode}: {rows[-1]['decode_step_ms']:.3f} ms per decode step at batch {BATCH}")
+    for round_ in range(args.rounds):
+        for mode, llm in llms.items():
+            rows.append({"round": round_, "async_scheduling": mode, "decode_step_ms": step_ms(llm, prompts)})
+            print(f"round {round_} async_scheduling {mode}: {rows[-1]['decode_step_ms']:.3f} ms per decode step "
+                  f"at batch {BATCH}")
     result = {"provenance": provenance("python benchmarks/engine_host_cpu.py " + " ".join(sys.argv[1:])),
               "batch": BATCH, "prompt_tokens": PROMPT, "new_tokens": NEW, "repeats": REPEATS, "threads": 1,
               "rows": rows}
