@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run on the lent GPU (the device tool) from the repository root:
+# Run on a GPU machine from the repository root (a copy without .git is fine: pass KINETICS_COMMIT):
 #   KINETICS_COMMIT=<sha> [WHEELS=dir] bash benchmarks/attention_gpu.sh [tests] [quality] [tune|check] [quick|full] [summary]
 # Installs the carried FlashInfer wheels (WHEELS, default .whl/), maps kernels/ to kinetics.kernels, checks the
 # kernels against the references on the GPU, then runs `kinetics bench attention` and leaves the JSON and the log

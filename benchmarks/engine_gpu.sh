@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run on the lent GPU (the device tool) from the repository root:
+# Run on a GPU machine from the repository root (a copy without .git is fine: pass KINETICS_COMMIT):
 #   KINETICS_COMMIT=<sha> WORKLOAD=<workload.json> [NAME=engine] bash benchmarks/engine_gpu.sh PARTS [extra args]
 # Maps kernels/ to kinetics.kernels and runs `kinetics bench engine --parts PARTS`; the JSON ($NAME.json once every
 # part is done; until then $NAME.json.partial holds the finished parts, so a time limit keeps them), the step-model

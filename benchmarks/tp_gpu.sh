@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run on a lent machine with two GPUs (the device tool) from the repository root:
+# Run on a machine with two GPUs from the repository root (a copy without .git is fine: pass KINETICS_COMMIT):
 #   KINETICS_COMMIT=<sha> bash benchmarks/tp_gpu.sh [TP1_SECONDS TP2_SECONDS TP1_LIMIT TP2_LIMIT]
 # Maps kernels/ to kinetics.kernels, then times decode at TP=1 (one process) and TP=2 (torchrun, NCCL) with
 # kinetics.bench.tensor_parallel; JSON and logs under $OUT. NVLink multicast stays as the machine sets it.

@@ -197,7 +197,7 @@ def test_cost_ratio_of_a_flops_cheap_memory_dear_model():
 
 def test_paper_convention_reproduces_the_published_cost_columns():
     """Our lengths, our prompt counts and cost.py's paper convention give the authors' total_cost to 1e-12, except
-    the one table they priced as dense (32B top-k 128, ORIGINAL.md 1.4.8). Runs on the table inside the package."""
+    the one table they priced as dense (32B top-k 128). Runs on the table inside the package."""
     table = traces.load_traces("embedded")
     published = traces.authors_costs("embedded")
     result = F.sweep(table, "b200", strategies=["best-of-n"], conventions=["paper"])

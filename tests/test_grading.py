@@ -174,7 +174,7 @@ def _synthetic_outputs(count: int, seed: int = 0):
 
 
 def test_agrees_with_lighteval_except_answers_ending_in_a_period():
-    """The authors' metric (ORIGINAL.md §4.5) on 2,000 synthetic outputs. lighteval 0.10 cannot parse an answer
+    """The authors' metric (their evaluation code) on 2,000 synthetic outputs. lighteval 0.10 cannot parse an answer
     with a trailing period ("\\boxed{981.}") and then grades it wrong; we read it as 981. Any other disagreement
     fails this test."""
     pytest.importorskip("lighteval")

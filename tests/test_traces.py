@@ -246,6 +246,6 @@ def test_hf_metadata_must_agree_with_the_name_and_counts_must_agree(tmp_path):
 def test_the_embedded_aime24_numbers():
     frame = traces.summary(traces.load_traces("embedded"))
     dense = frame[(frame["attention"] == "dense") & (frame["task"] == "aime24")].set_index("model")
-    # LiteSys reports AIME24 pass@1 of 75.2% for Qwen3-8B (ORIGINAL.md 4.5); the tables hold the same samples
+    # LiteSys reports AIME24 pass@1 of 75.2% for Qwen3-8B (the authors' README); the tables hold the same samples
     assert dense.loc["qwen3-8b", "pass@1"] == pytest.approx(0.752, abs=0.001)
     assert dense.loc["qwen3-8b", "samples"] == 960

@@ -24,7 +24,7 @@ COMMIT_ENV = "KINETICS_COMMIT"
 
 
 def git_commit() -> str:
-    """This project's commit: $KINETICS_COMMIT when given (a copy without .git, e.g. on a lent GPU), else the
+    """This project's commit: $KINETICS_COMMIT when given (a copy without .git, e.g. on a GPU machine), else the
     commit of the git checkout whose top level is this repository (with '+dirty' for uncommitted changes), else
     'unknown'. A checkout that merely encloses the tree (another repository) is never asked."""
     given = os.environ.get(COMMIT_ENV, "").strip()
