@@ -145,8 +145,9 @@ display(Markdown(f"""## What we found
 * **On the clock.** In this book's engine on one H200, block top-k decodes
   {engine.ours_text()} the tokens per second of dense attention when the KV cache is
   kept full with the traces' lengths (*{engine.verdict}*): the saving needs long
-  contexts and many requests; at light load, or counting the prefill, it shrinks or
-  reverses (sensitivity column).
+  contexts and many requests, and part of it is our dense kernel's, which waits for
+  the longest request of a batch; at light load, or counting the prefill, it shrinks
+  or reverses (sensitivity column).
 * **Exact convention.** The largest ratio is {exact[f"{RATIO}_max"]}, the median
   {exact[f"{RATIO}_median"]}, and the threshold is {e["threshold_model"].ours}
   (*{e["threshold_model"].verdict}*).

@@ -481,7 +481,9 @@ def _engine_claim(data: _Data) -> list[Verdict]:
     sparse = pairs[model][0]
     sensitivity = (f"{model} shape, {sparse['requests']} requests, occupancy {sparse['steady']['occupancy_min']:.0%}-"
                    f"{sparse['steady']['occupancy_max']:.0%}, {sparse['steady']['decode_steps']} steps "
-                   f"({sparse['provenance']['date'][:10]}); steady state of other shapes: "
+                   f"({sparse['provenance']['date'][:10]}); against this engine's dense kernel, which waits for the "
+                   f"longest request of a ragged batch, so part of the gain is that kernel's; steady state of other "
+                   f"shapes: "
                    + ", ".join(f"{m} {v:.2f}x" for m, v in steady.items() if m != model)
                    + "; whole runs measured (prefill of the cached contexts, "
                    f"{min(prefill_share):.0%}-{max(prefill_share):.0%} of their time, + window): "
