@@ -288,6 +288,7 @@ fig = diagrams.split_k_decode()
 
 # %%
 show_source("paged_decode", "_decode_split_kernel")
+show_source("paged_decode", "_load_group_queries")
 
 # %% [markdown]
 # **The loop over tiles**, shared by the dense and the sparse kernel. Each tile is `BLOCK_N` slots: the page of each

@@ -20,7 +20,7 @@ import triton.language as tl
 from kinetics.errors import InputError
 from kinetics.kernels import _checks
 from kinetics.kernels import paged_decode as _paged
-from kinetics.kernels.paged_decode import _attend_slots, sparse_paged_decode
+from kinetics.kernels.paged_decode import _attend_slots, _load_group_queries, sparse_paged_decode
 
 
 @triton.jit
@@ -205,9 +205,7 @@ def _select_attend_kernel(
     g = tl.arange(0, GROUP_PAD)
     d = tl.arange(0, HEAD_DIM)
     heads = h * GROUP + g
-    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
-    if UPCAST:
-        q = q.to(tl.float32)
+    q = _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD, HEAD_DIM, UPCAST)
     m, l, acc = _attend_slots(q, k_ptr, v_ptr, table, sel_row, selp_row, seq_len, 0, count * PAGE,
                               h * stride_kh, qk_scale, stride_kp, stride_kt, GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N,
                               True, UPCAST)
@@ -262,19 +260,11 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
         raise InputError(f"q shape {tuple(q.shape)} does not fit summaries with {num_kv_heads} KV heads of "
                          f"head_dim {head_dim}")
     _checks.same_device(q=q, summaries=summaries, page_table=page_table, seq_lens=seq_lens)
-    batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
-    if batch != q.shape[0]:
-        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
-    max_pages = page_table.shape[1]
-    width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
-    selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
-    selected_physical = torch.empty_like(selected)
+    batch, width, selected, selected_physical, pages_pad, common = _selection_setup(
+        q, page_table, seq_lens, num_pages, page_size, num_kv_heads, head_dim, kind, budget, num_sink_pages,
+        validate)
     if batch == 0:
         return (selected, selected_physical) if physical else selected
-    group = q.shape[1] // num_kv_heads
-    pages_pad = max(16, _checks.next_pow2(max_pages))
-    common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
-                  MINMAX=kind == "minmax")
     if method == "auto":  # measured on H100 (kernels/NOTES.md): fused wins while a row's keys are few
         method = "fused" if pages_pad <= CONFIG["fused_max_pages"] else "two_pass"
     if method == "fused":
@@ -290,6 +280,25 @@ def select_pages(q, summaries, page_table, seq_lens, page_size: int, budget: int
         keys = _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common)
         _select_pass(keys, seq_lens, page_table, selected, selected_physical, budget, num_sink_pages, page_size)
     return (selected, selected_physical) if physical else selected
+
+
+def _selection_setup(q, page_table, seq_lens, num_pages, page_size, num_kv_heads, head_dim, kind, budget,
+                     num_sink_pages, validate):
+    """What both selection paths (select, select + attend) share: the page table checked against q, the
+    selection's outputs [batch, num_kv_heads, width] (logical and physical pages), the padded page count and the
+    launch constants. Returns (batch, width, selected, selected_physical, pages_pad, common)."""
+    batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
+    if batch != q.shape[0]:
+        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
+    max_pages = page_table.shape[1]
+    width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
+    selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
+    selected_physical = torch.empty_like(selected)
+    group = q.shape[1] // num_kv_heads
+    pages_pad = max(16, _checks.next_pow2(max_pages))
+    common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
+                  MINMAX=kind == "minmax")
+    return batch, width, selected, selected_physical, pages_pad, common
 
 
 def _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common):
@@ -364,20 +373,13 @@ def _select_attend(q, k_cache, v_cache, page_table, seq_lens, summaries, budget,
     _checks.check_summaries(summaries, kind, num_pages, num_kv_heads, head_dim)
     _checks.same_device(q=q, k_cache=k_cache, v_cache=v_cache, summaries=summaries, page_table=page_table,
                          seq_lens=seq_lens)
-    batch = _checks.check_table(page_table, seq_lens, num_pages, page_size, validate)
-    if batch != q.shape[0]:
-        raise InputError(f"q batch {q.shape[0]} differs from page_table rows {batch}")
-    max_pages = page_table.shape[1]
-    width = max(1, min(max(budget, num_sink_pages + 1), max_pages))
-    selected = torch.empty(batch, num_kv_heads, width, dtype=torch.int32, device=q.device)
-    selected_physical = torch.empty_like(selected)
+    batch, width, selected, selected_physical, pages_pad, common = _selection_setup(
+        q, page_table, seq_lens, num_pages, page_size, num_kv_heads, head_dim, kind, budget, num_sink_pages,
+        validate)
     out = torch.empty_like(q)
     if batch == 0:
         return out, selected
-    group = q.shape[1] // num_kv_heads
-    pages_pad = max(16, _checks.next_pow2(max_pages))
-    common = dict(GROUP=group, GROUP_PAD=_checks.next_pow2(group), HEAD_DIM=head_dim, PAGE=page_size,
-                  MINMAX=kind == "minmax")
+    group = common["GROUP"]
     keys = _score_pass(q, summaries, page_table, seq_lens, pages_pad, num_sink_pages, common)
     cfg = _paged.CONFIG["sparse"]
     sm_scale = 1.0 / math.sqrt(head_dim) if sm_scale is None else float(sm_scale)

@@ -67,6 +67,20 @@ def _attend_slots(q, k_ptr, v_ptr, table, sel, sel_phys, seq_len, start, end, kv
 
 
 @triton.jit
+def _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr,
+                        HEAD_DIM: tl.constexpr, UPCAST: tl.constexpr):
+    """The `GROUP` query heads of sequence b that share KV head h, as one [GROUP_PAD, HEAD_DIM] tile (padding
+    rows zero), loaded once per program."""
+    g = tl.arange(0, GROUP_PAD)
+    d = tl.arange(0, HEAD_DIM)
+    heads = h * GROUP + g
+    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
+    if UPCAST:
+        q = q.to(tl.float32)
+    return q
+
+
+@triton.jit
 def _decode_split_kernel(
     q_ptr, k_ptr, v_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, selp_ptr, out_ptr, part_o_ptr, part_lse_ptr,
     qk_scale,  # sm_scale * log2(e): softmax in base 2
@@ -91,9 +105,7 @@ def _decode_split_kernel(
     g = tl.arange(0, GROUP_PAD)
     d = tl.arange(0, HEAD_DIM)
     heads = h * GROUP + g
-    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
-    if UPCAST:
-        q = q.to(tl.float32)
+    q = _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD, HEAD_DIM, UPCAST)
 
     m, l, acc = _attend_slots(q, k_ptr, v_ptr, page_table_ptr + b * stride_ptb,
                               sel_ptr + b * stride_sb + h * stride_sh, selp_ptr + b * stride_sb + h * stride_sh,

@@ -23,8 +23,9 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, sm_scale: float) 
     return torch.softmax(logits, dim=-1) @ v.double()
 
 
-def paged_decode_ref(q, k_cache, v_cache, page_table, seq_lens, sm_scale=None) -> torch.Tensor:
-    """Dense decode attention: every query head attends to all tokens of its sequence (float64 result)."""
+def _decode_ref(q, k_cache, v_cache, page_table, seq_lens, sm_scale, tokens_of) -> torch.Tensor:
+    """Decode attention of every sequence b and KV head h over the tokens `tokens_of(b, h, seq_len)` picks
+    (an index into the sequence's tokens) in float64: the loop the dense and the sparse references share."""
     batch, num_q_heads, head_dim = q.shape
     num_kv_heads = k_cache.shape[2]
     group = num_q_heads // num_kv_heads
@@ -35,9 +36,15 @@ def paged_decode_ref(q, k_cache, v_cache, page_table, seq_lens, sm_scale=None) -
         k = gather_sequence(k_cache, page_table, b, n)
         v = gather_sequence(v_cache, page_table, b, n)
         for h in range(num_kv_heads):
+            tokens = tokens_of(b, h, n)
             heads = slice(h * group, (h + 1) * group)
-            out[b, heads] = _attend(q[b, heads], k[:, h], v[:, h], sm_scale)
+            out[b, heads] = _attend(q[b, heads], k[tokens, h], v[tokens, h], sm_scale)
     return out
+
+
+def paged_decode_ref(q, k_cache, v_cache, page_table, seq_lens, sm_scale=None) -> torch.Tensor:
+    """Dense decode attention: every query head attends to all tokens of its sequence (float64 result)."""
+    return _decode_ref(q, k_cache, v_cache, page_table, seq_lens, sm_scale, lambda b, h, n: slice(None))
 
 
 def page_summaries_ref(k_cache, page_table, seq_lens, kind: str = "mean") -> dict:
@@ -105,18 +112,10 @@ def select_pages_ref(q, summaries, page_table, seq_lens, page_size: int, budget:
 
 def sparse_paged_decode_ref(q, k_cache, v_cache, page_table, seq_lens, selected, sm_scale=None) -> torch.Tensor:
     """Decode attention over the selected logical pages only (selected: [B, H_kv, width], -1 = empty)."""
-    batch, num_q_heads, head_dim = q.shape
-    page_size, num_kv_heads = k_cache.shape[1], k_cache.shape[2]
-    group = num_q_heads // num_kv_heads
-    sm_scale = 1.0 / math.sqrt(head_dim) if sm_scale is None else sm_scale
-    out = torch.empty(batch, num_q_heads, head_dim, dtype=torch.float64)
-    for b in range(batch):
-        n = int(seq_lens[b])
-        k = gather_sequence(k_cache, page_table, b, n)
-        v = gather_sequence(v_cache, page_table, b, n)
-        for h in range(num_kv_heads):
-            pages = [int(p) for p in selected[b, h] if int(p) >= 0]
-            tokens = torch.cat([torch.arange(p * page_size, min((p + 1) * page_size, n)) for p in pages])
-            heads = slice(h * group, (h + 1) * group)
-            out[b, heads] = _attend(q[b, heads], k[tokens, h], v[tokens, h], sm_scale)
-    return out
+    page_size = k_cache.shape[1]
+
+    def selected_tokens(b, h, n):
+        pages = [int(p) for p in selected[b, h] if int(p) >= 0]
+        return torch.cat([torch.arange(p * page_size, min((p + 1) * page_size, n)) for p in pages])
+
+    return _decode_ref(q, k_cache, v_cache, page_table, seq_lens, sm_scale, selected_tokens)
