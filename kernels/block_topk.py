@@ -39,30 +39,36 @@ def _folded_query(q_ptr, b, h, stride_qb, stride_qh,
 @triton.jit
 def _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh,
                HEAD_DIM: tl.constexpr, MINMAX: tl.constexpr):
-    """Order-preserving int32 keys of the scores of a chunk of pages (INT32_MIN where not `free`)."""
+    """Order-preserving int32 keys of the scores of a chunk of pages (INT32_MIN where
+    not `free`)."""
     d = tl.arange(0, HEAD_DIM)
     summary = summ_ptr + phys[:, None] * stride_sp + h * stride_sh + d[None, :]
     if MINMAX:
         kmin = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
-        kmax = tl.load(summary + HEAD_DIM, mask=free[:, None], other=0.0).to(tl.float32)
+        kmax = tl.load(summary + HEAD_DIM, mask=free[:, None],
+                       other=0.0).to(tl.float32)
         score = tl.sum(kmax * q_pos[None, :] + kmin * q_neg[None, :], axis=1)
     else:
         kbar = tl.load(summary, mask=free[:, None], other=0.0).to(tl.float32)
         score = tl.sum(kbar * q_sum[None, :], axis=1)
     bits = score.to(tl.int32, bitcast=True)
-    key = tl.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)  # float order == signed int order
+    # float order == signed int order
+    key = tl.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)
     return tl.where(free, key, -2147483648)
 
 
 @triton.jit
 def _kth_largest(keys, k, RADIX_BITS: tl.constexpr):
-    """The k-th largest int32 key (k >= 1; INT32_MAX when k == 0): the largest T with at least k keys >= T.
+    """The k-th largest int32 key (k >= 1; INT32_MAX when k == 0): the largest T with
+    at least k keys >= T.
 
-    RADIX_BITS = 1: 32 rounds of one count each, sign bit first. RADIX_BITS = 4: 8 rounds of 16 counts each,
-    one hexadecimal digit of T per round (fewer reductions across the program's threads, more compares).
+    RADIX_BITS = 1: 32 rounds of one count each, sign bit first. RADIX_BITS = 4: 8
+    rounds of 16 counts each, one hexadecimal digit of T per round (fewer reductions
+    across the program's threads, more compares).
     """
     if RADIX_BITS == 1:
-        threshold = tl.where(tl.sum((keys >= 0).to(tl.int32), axis=0) >= k, 0, -2147483648)
+        non_negative = tl.sum((keys >= 0).to(tl.int32), axis=0)
+        threshold = tl.where(non_negative >= k, 0, -2147483648)
         for bit in tl.static_range(30, -1, -1):
             candidate = threshold | (1 << bit)
             enough = tl.sum((keys >= candidate).to(tl.int32), axis=0) >= k
@@ -73,7 +79,8 @@ def _kth_largest(keys, k, RADIX_BITS: tl.constexpr):
         base = tl.sum(digit * 0, axis=0)  # an int64 zero
         for shift in tl.static_range(28, -1, -4):
             candidates = base + (digit << shift)
-            counts = tl.sum((unsigned[None, :] >= candidates[:, None]).to(tl.int32), axis=1)
+            above = unsigned[None, :] >= candidates[:, None]
+            counts = tl.sum(above.to(tl.int32), axis=1)
             base = base + ((tl.sum((counts >= k).to(tl.int64), axis=0) - 1) << shift)
         threshold = (base - 2147483648).to(tl.int32)
     return threshold
@@ -81,9 +88,11 @@ def _kth_largest(keys, k, RADIX_BITS: tl.constexpr):
 
 @triton.jit
 def _choose_and_store(keys, n_pages, budget, num_sink, out, out_phys, table, out_width,
-                      PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr):
-    """Radix-select the k_free best keys, add the forced pages, store ascending page numbers then -1s, and the
-    chosen pages' physical numbers (from the sequence's page-table row `table`) then 0s in `out_phys`."""
+                      PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr,
+                      RADIX_BITS: tl.constexpr):
+    """Radix-select the k_free best keys, add the forced pages, store ascending page
+    numbers then -1s, and the chosen pages' physical numbers (from the sequence's
+    page-table row `table`) then 0s in `out_phys`."""
     n_forced = tl.minimum(num_sink, n_pages) + (n_pages > num_sink).to(tl.int32)
     k_free = tl.maximum(tl.minimum(budget - n_forced, n_pages - n_forced), 0)
     page = tl.arange(0, PAGES_PAD)
@@ -96,7 +105,8 @@ def _choose_and_store(keys, n_pages, budget, num_sink, out, out_phys, table, out
     need = k_free - tl.sum(above.to(tl.int32), axis=0)
     forced = (page < n_pages) & ((page < num_sink) | (page == n_pages - 1))
     chosen = forced | above | (ties & (tie_rank <= need))
-    slot = tl.cumsum(chosen.to(tl.int32), axis=0) - 1  # ascending order: rank = prefix sum of the mask
+    # ascending order: rank = prefix sum of the mask
+    slot = tl.cumsum(chosen.to(tl.int32), axis=0) - 1
     tl.store(out + slot, page, mask=chosen)
     tl.store(out_phys + slot, tl.load(table + page, mask=chosen, other=0), mask=chosen)
     count = tl.sum(chosen.to(tl.int32), axis=0)
@@ -143,28 +153,35 @@ def _select_kernel(
 @triton.jit
 def _score_kernel(
     q_ptr, summ_ptr, page_table_ptr, seq_lens_ptr, keys_ptr,
-    stride_qb, stride_qh, stride_sp, stride_sh, stride_ptb, stride_kb, stride_kh, num_sink,
-    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
-    MINMAX: tl.constexpr, CHUNK: tl.constexpr,
+    stride_qb, stride_qh, stride_sp, stride_sh, stride_ptb, stride_kb, stride_kh,
+    num_sink,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+    PAGE: tl.constexpr, MINMAX: tl.constexpr, CHUNK: tl.constexpr,
 ):
-    """Two-pass, pass 1: one program per (sequence, KV head, chunk of pages) writes the chunk's int32 keys."""
+    """Two-pass, pass 1: one program per (sequence, KV head, chunk of pages) writes the
+    chunk's int32 keys."""
     b = tl.program_id(0)
     h = tl.program_id(1)
     j = tl.program_id(2)
     n_pages = tl.cdiv(tl.load(seq_lens_ptr + b), PAGE)
     if j * CHUNK < n_pages:
-        q_sum, q_pos, q_neg = _folded_query(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD, HEAD_DIM)
+        q_sum, q_pos, q_neg = _folded_query(q_ptr, b, h, stride_qb, stride_qh, GROUP,
+                                            GROUP_PAD, HEAD_DIM)
         page = j * CHUNK + tl.arange(0, CHUNK)
         free = (page >= num_sink) & (page < n_pages - 1)
-        phys = tl.load(page_table_ptr + b * stride_ptb + page, mask=free, other=0).to(tl.int64)
-        key = _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp, stride_sh, HEAD_DIM, MINMAX)
-        tl.store(keys_ptr + b * stride_kb + h * stride_kh + page, key, mask=page < n_pages)
+        table = page_table_ptr + b * stride_ptb
+        phys = tl.load(table + page, mask=free, other=0).to(tl.int64)
+        key = _page_keys(summ_ptr, phys, h, free, q_sum, q_pos, q_neg, stride_sp,
+                         stride_sh, HEAD_DIM, MINMAX)
+        tl.store(keys_ptr + b * stride_kb + h * stride_kh + page, key,
+                 mask=page < n_pages)
 
 
 @triton.jit
 def _select_from_keys_kernel(
     keys_ptr, seq_lens_ptr, page_table_ptr, sel_ptr, selp_ptr, stride_kb, stride_kh, stride_ptb, stride_ob,
-    stride_oh, budget, num_sink, out_width, PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr,
+    stride_oh, budget, num_sink, out_width,
+    PAGE: tl.constexpr, PAGES_PAD: tl.constexpr, OUT_PAD: tl.constexpr, RADIX_BITS: tl.constexpr,
 ):
     """Two-pass, pass 2: one program per (sequence, KV head) reads its keys back and selects."""
     b = tl.program_id(0)
@@ -322,7 +339,8 @@ def _select_pass(keys, seq_lens, page_table, selected, selected_physical, budget
     width = selected.shape[2]
     _select_from_keys_kernel[(batch, num_kv_heads)](
         keys, seq_lens, page_table, selected, selected_physical, keys.stride(0), keys.stride(1),
-        page_table.stride(0), selected.stride(0), selected.stride(1), budget, num_sink_pages, width, PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
+        page_table.stride(0), selected.stride(0), selected.stride(1), budget, num_sink_pages, width,
+        PAGE=page_size, PAGES_PAD=pages_pad, OUT_PAD=_checks.next_pow2(width),
         RADIX_BITS=CONFIG["radix_bits"], num_warps=CONFIG["select_warps"] if pages_pad >= 1024 else 4,
     )
 

@@ -38,8 +38,8 @@ def _round_to_e4m3(x):
 def _summary_kernel(
     k_ptr, page_table_ptr, seq_lens_ptr, start_ptr, summ_ptr,
     stride_kp, stride_kt, stride_kh, stride_ptb, stride_sp, stride_sh,
-    PAGE: tl.constexpr, HEAD_DIM: tl.constexpr, MINMAX: tl.constexpr, HAS_START: tl.constexpr,
-    CLAMP: tl.constexpr, ROUND_E4M3: tl.constexpr,
+    PAGE: tl.constexpr, HEAD_DIM: tl.constexpr, MINMAX: tl.constexpr,
+    HAS_START: tl.constexpr, CLAMP: tl.constexpr, ROUND_E4M3: tl.constexpr,
 ):
     b = tl.program_id(0)
     h = tl.program_id(1)
@@ -56,8 +56,8 @@ def _summary_kernel(
         d = tl.arange(0, HEAD_DIM)
         phys = tl.load(page_table_ptr + b * stride_ptb + page).to(tl.int64)
         valid = (t < n_valid)[:, None]
-        keys = tl.load(k_ptr + phys * stride_kp + h * stride_kh + t[:, None] * stride_kt + d[None, :],
-                       mask=valid, other=0.0).to(tl.float32)
+        rows = k_ptr + phys * stride_kp + h * stride_kh + t[:, None] * stride_kt
+        keys = tl.load(rows + d[None, :], mask=valid, other=0.0).to(tl.float32)
         out = summ_ptr + phys * stride_sp + h * stride_sh + d
         if MINMAX:
             first = tl.min(tl.where(valid, keys, float("inf")), axis=0)
@@ -65,7 +65,8 @@ def _summary_kernel(
         else:
             first = tl.sum(keys, axis=0) / n_valid.to(tl.float32)
             second = first
-        if CLAMP > 0.0:  # fp8 e4m3 has no infinity: out-of-range values would become NaN
+        # fp8 e4m3 has no infinity: out-of-range values would become NaN
+        if CLAMP > 0.0:
             first = tl.minimum(tl.maximum(first, -CLAMP), CLAMP)
             second = tl.minimum(tl.maximum(second, -CLAMP), CLAMP)
         if ROUND_E4M3:

@@ -23,26 +23,31 @@ from kinetics.kernels import _checks
 
 
 @triton.jit
-def _attend_slots(q, k_ptr, v_ptr, table, sel, sel_phys, seq_len, start, end, kv_base, qk_scale, stride_kp,
-                  stride_kt,
-                  GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr, BLOCK_N: tl.constexpr,
-                  SPARSE: tl.constexpr, UPCAST: tl.constexpr):
-    """Online softmax over slots [start, end) of one (sequence, KV head): returns (m, l, acc) per query head.
+def _attend_slots(q, k_ptr, v_ptr, table, sel, sel_phys, seq_len, start, end, kv_base,
+                  qk_scale, stride_kp, stride_kt,
+                  GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
+                  BLOCK_N: tl.constexpr, SPARSE: tl.constexpr, UPCAST: tl.constexpr):
+    """Online softmax over slots [start, end) of one (sequence, KV head): returns
+    (m, l, acc) per query head.
 
-    `table` is the sequence's row of the page table; with SPARSE, `sel` its row of selected logical pages and
-    `sel_phys` the same pages' physical numbers: both loads depend on the slot alone, so they are issued together
-    instead of one after the other (logical page -> page table -> K/V was three dependent loads per tile).
+    `table` is the sequence's row of the page table; with SPARSE, `sel` its row of
+    selected logical pages and `sel_phys` the same pages' physical numbers: both loads
+    depend on the slot alone, so they are issued together instead of one after the
+    other (logical page -> page table -> K/V was three dependent loads per tile).
     """
     d = tl.arange(0, HEAD_DIM)
-    m = tl.full([GROUP_PAD], -1.0e30, tl.float32)  # finite start: an empty split gives alpha = 1, not NaN
+    # finite start: an empty split gives alpha = 1, not NaN
+    m = tl.full([GROUP_PAD], -1.0e30, tl.float32)
     l = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
     for slot0 in range(start, end, BLOCK_N):
         slots = slot0 + tl.arange(0, BLOCK_N)
         in_range = slots < end
         if SPARSE:
-            page = tl.load(sel + slots // PAGE, mask=in_range, other=-1, cache_modifier=".cg")
-            phys = tl.load(sel_phys + slots // PAGE, mask=in_range, other=0, cache_modifier=".cg").to(tl.int64)
+            page = tl.load(sel + slots // PAGE, mask=in_range, other=-1,
+                           cache_modifier=".cg")
+            phys = tl.load(sel_phys + slots // PAGE, mask=in_range, other=0,
+                           cache_modifier=".cg").to(tl.int64)
             token = page * PAGE + slots % PAGE
             valid = in_range & (page >= 0) & (token < seq_len)
         else:
@@ -67,14 +72,16 @@ def _attend_slots(q, k_ptr, v_ptr, table, sel, sel_phys, seq_len, start, end, kv
 
 
 @triton.jit
-def _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr,
-                        HEAD_DIM: tl.constexpr, UPCAST: tl.constexpr):
-    """The `GROUP` query heads of sequence b that share KV head h, as one [GROUP_PAD, HEAD_DIM] tile (padding
-    rows zero), loaded once per program."""
+def _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP: tl.constexpr,
+                        GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+                        UPCAST: tl.constexpr):
+    """The `GROUP` query heads of sequence b that share KV head h, as one
+    [GROUP_PAD, HEAD_DIM] tile (padding rows zero), loaded once per program."""
     g = tl.arange(0, GROUP_PAD)
     d = tl.arange(0, HEAD_DIM)
     heads = h * GROUP + g
-    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
+    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + d[None, :],
+                mask=(g < GROUP)[:, None], other=0.0)
     if UPCAST:
         q = q.to(tl.float32)
     return q
@@ -82,20 +89,23 @@ def _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP: tl.constexpr, 
 
 @triton.jit
 def _decode_split_kernel(
-    q_ptr, k_ptr, v_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, selp_ptr, out_ptr, part_o_ptr, part_lse_ptr,
+    q_ptr, k_ptr, v_ptr, page_table_ptr, seq_lens_ptr, sel_ptr, selp_ptr, out_ptr,
+    part_o_ptr, part_lse_ptr,
     qk_scale,  # sm_scale * log2(e): softmax in base 2
-    stride_qb, stride_qh, stride_kp, stride_kt, stride_kh, stride_ptb, stride_sb, stride_sh,
-    stride_ob, stride_oh, stride_pb, stride_ph, stride_ps,
+    stride_qb, stride_qh, stride_kp, stride_kt, stride_kh, stride_ptb, stride_sb,
+    stride_sh, stride_ob, stride_oh, stride_pb, stride_ph, stride_ps,
     sel_width,
-    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE: tl.constexpr,
-    BLOCK_N: tl.constexpr, NUM_SPLITS: tl.constexpr, SPARSE: tl.constexpr, UPCAST: tl.constexpr,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+    PAGE: tl.constexpr, BLOCK_N: tl.constexpr, NUM_SPLITS: tl.constexpr,
+    SPARSE: tl.constexpr, UPCAST: tl.constexpr,
 ):
     b = tl.program_id(0)
     h = tl.program_id(1)
     split = tl.program_id(2)
     seq_len = tl.load(seq_lens_ptr + b)
     if SPARSE:
-        n_slots = sel_width * PAGE  # slot j = token j % PAGE of the (j // PAGE)-th selected page
+        # slot j = token j % PAGE of the (j // PAGE)-th selected page
+        n_slots = sel_width * PAGE
     else:
         n_slots = seq_len
     chunk = tl.cdiv(tl.cdiv(n_slots, NUM_SPLITS), BLOCK_N) * BLOCK_N
@@ -105,21 +115,25 @@ def _decode_split_kernel(
     g = tl.arange(0, GROUP_PAD)
     d = tl.arange(0, HEAD_DIM)
     heads = h * GROUP + g
-    q = _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD, HEAD_DIM, UPCAST)
+    q = _load_group_queries(q_ptr, b, h, stride_qb, stride_qh, GROUP, GROUP_PAD,
+                            HEAD_DIM, UPCAST)
 
-    m, l, acc = _attend_slots(q, k_ptr, v_ptr, page_table_ptr + b * stride_ptb,
-                              sel_ptr + b * stride_sb + h * stride_sh, selp_ptr + b * stride_sb + h * stride_sh,
-                              seq_len, start, end, h * stride_kh, qk_scale,
-                              stride_kp, stride_kt, GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N, SPARSE, UPCAST)
+    table = page_table_ptr + b * stride_ptb
+    sel = sel_ptr + b * stride_sb + h * stride_sh
+    sel_phys = selp_ptr + b * stride_sb + h * stride_sh
+    m, l, acc = _attend_slots(q, k_ptr, v_ptr, table, sel, sel_phys, seq_len, start,
+                              end, h * stride_kh, qk_scale, stride_kp, stride_kt,
+                              GROUP_PAD, HEAD_DIM, PAGE, BLOCK_N, SPARSE, UPCAST)
     safe_l = tl.where(l > 0, l, 1.0)
     o = acc / safe_l[:, None]
     if NUM_SPLITS == 1:
-        tl.store(out_ptr + b * stride_ob + heads[:, None] * stride_oh + d[None, :], o.to(out_ptr.dtype.element_ty),
-                 mask=(g < GROUP)[:, None])
+        out = out_ptr + b * stride_ob + heads[:, None] * stride_oh + d[None, :]
+        tl.store(out, o.to(out_ptr.dtype.element_ty), mask=(g < GROUP)[:, None])
     else:
         lse = tl.where(l > 0, m + tl.log2(safe_l), float("-inf"))
         part = b * stride_pb + heads * stride_ph + split * stride_ps
-        tl.store(part_o_ptr + part[:, None] * HEAD_DIM + d[None, :], o, mask=(g < GROUP)[:, None])
+        tl.store(part_o_ptr + part[:, None] * HEAD_DIM + d[None, :], o,
+                 mask=(g < GROUP)[:, None])
         tl.store(part_lse_ptr + part, lse, mask=g < GROUP)
 
 

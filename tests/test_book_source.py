@@ -81,6 +81,23 @@ def test_code_lines_fit_the_page(path):
     assert not long, f"code lines over {MAX_CODE_LINE} characters:\n" + "\n".join(long)
 
 
+def test_the_kernels_the_book_lists_fit_the_page():
+    """Chapter 4 shows kernels' real source (show_source("module", "name")): their lines fit the page too."""
+    import importlib
+    import inspect
+
+    chapter = next(BOOK.glob("04_*.py")).read_text()
+    listed = re.findall(r'show_source\("(\w+)", "(\w+)"\)', chapter)
+    assert len(listed) >= 8, listed
+    long = []
+    for module, name in listed:
+        function = getattr(importlib.import_module(f"kinetics.kernels.{module}"), name)
+        source, first = inspect.getsourcelines(getattr(function, "fn", function))
+        long += [f"{module}.{name}:{first + i}: {len(line.rstrip())} characters" for i, line in enumerate(source)
+                 if len(line.rstrip()) > MAX_CODE_LINE]
+    assert not long, f"listed kernel lines over {MAX_CODE_LINE} characters:\n" + "\n".join(long)
+
+
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
 def test_no_linter_comments_on_the_page(path):
     hits = [f"{path.name}:{n}" for n, line in code_lines(path) if "noqa" in line]

@@ -1,4 +1,4 @@
-"""Compile every selection-kernel variant for sm_90 without a GPU and print the innermost error, if any.
+"""Compile every selection and decode kernel variant for sm_90 without a GPU and print the innermost error, if any.
 
     python -m kinetics.bench.compile_check     (the front end and ptxas run on the CPU; no launch)
 """
@@ -75,3 +75,16 @@ for summ in ("bf16", "fp8e4nv"):
          "sel_ptr": "*i32", "selp_ptr": "*i32"},
         dict(GROUP=4, GROUP_PAD=4, HEAD_DIM=128, PAGE=16, MINMAX=False, PAGES_PAD=512, CHUNK=128, OUT_PAD=128,
              RADIX_BITS=1)))
+
+pd = importlib.import_module("kinetics.kernels.paged_decode")
+for sparse in (False, True):
+    for splits in (1, 4):
+        print("split decode", "sparse" if sparse else "dense", f"{splits} split(s)", compile_one(
+            pd._decode_split_kernel,
+            ["stride_qb", "stride_qh", "stride_kp", "stride_kt", "stride_kh", "stride_ptb", "stride_sb", "stride_sh",
+             "stride_ob", "stride_oh", "stride_pb", "stride_ph", "stride_ps", "sel_width"],
+            {"q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "page_table_ptr": "*i32", "seq_lens_ptr": "*i32",
+             "sel_ptr": "*i32", "selp_ptr": "*i32", "out_ptr": "*bf16", "part_o_ptr": "*fp32",
+             "part_lse_ptr": "*fp32", "qk_scale": "fp32"},
+            dict(GROUP=4, GROUP_PAD=16, HEAD_DIM=128, PAGE=16, BLOCK_N=64, NUM_SPLITS=splits, SPARSE=sparse,
+                 UPCAST=False)))
