@@ -14,6 +14,15 @@ RESULTS_DIR = DATA_DIR / "results"
 TRACES_ENV = "KINETICS_TRACES"
 
 
+def portable_path(path: str | Path) -> str:
+    """A path as a record may name it on any machine: relative to the repository's root when inside it, else its
+    last component (a scratch folder or a user's directory means nothing elsewhere)."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
+
+
 EMBEDDED = "embedded"   # a traces "directory" that names the table shipped inside the package
 
 

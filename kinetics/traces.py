@@ -503,7 +503,7 @@ def load_traces(directory: str | Path | None = None, pool: bool = False) -> pd.D
     Files are cached by (path, size, mtime), so chapters and the CLI can call this freely.
     """
     from kinetics import tracepack
-    from kinetics.paths import traces_source
+    from kinetics.paths import portable_path, traces_source
 
     root, origin = traces_source(directory)
     if root is None:
@@ -539,7 +539,8 @@ def load_traces(directory: str | Path | None = None, pool: bool = False) -> pd.D
     table = pd.concat(frames, ignore_index=True)
     for key in ("task", "model", "attention", "source"):
         table[key] = table[key].astype(str)
-    table.attrs["traces_source"] = f"{len(frames)} trace files in {str(root)!r} (from {origin})"
+    # portable: the description travels into saved workloads, results files and rendered chapters
+    table.attrs["traces_source"] = f"{len(frames)} trace files in {portable_path(root)!r} (from {origin})"
     return table
 
 

@@ -1,4 +1,5 @@
 """Provenance records this project's commit, never the commit of a repository that merely encloses the tree."""
+import re
 import subprocess
 
 import pytest
@@ -45,3 +46,13 @@ def test_recorded_command_names_no_machine_path():
                "--parts saturated")
     assert portable_command(command) == ("kinetics bench engine --workload data/w.json --out engine.json "
                                          "--parts saturated")
+
+
+def test_saved_results_name_no_machine_path():
+    """Results are read on other machines: a path of the machine that measured them means nothing there."""
+    from kinetics.paths import RESULTS_DIR
+
+    machine = re.compile(r"(?<![\w.])/(?:work|tmp|home|root|Users|scratch|mnt)/")
+    hits = [f"{path.relative_to(RESULTS_DIR)}: {match.group(0)}..." for path in sorted(RESULTS_DIR.rglob("*.json"))
+            for match in [machine.search(path.read_text())] if match]
+    assert not hits, hits

@@ -249,3 +249,14 @@ def test_the_embedded_aime24_numbers():
     # LiteSys reports AIME24 pass@1 of 75.2% for Qwen3-8B (the authors' README); the tables hold the same samples
     assert dense.loc["qwen3-8b", "pass@1"] == pytest.approx(0.752, abs=0.001)
     assert dense.loc["qwen3-8b", "samples"] == 960
+
+
+def test_the_source_description_names_no_machine_path(traces_dir):
+    """It travels into saved workloads, results files and rendered chapters: a directory outside the repository
+    is named by its last component, one inside it relative to the repository's root."""
+    from kinetics.paths import REPO_ROOT, portable_path
+
+    source = traces.load_traces(traces_dir).attrs["traces_source"]
+    assert str(traces_dir) not in source and repr(traces_dir.name) in source
+    assert portable_path(REPO_ROOT / "data" / "traces") == "data/traces"
+    assert portable_path("data/traces") == "data/traces"

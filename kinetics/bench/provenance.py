@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from kinetics.errors import InputError
-from kinetics.paths import REPO_ROOT
+from kinetics.paths import REPO_ROOT, portable_path
 
 
 def _version(package: str) -> str | None:
@@ -74,12 +74,7 @@ def device_slug(name: str | None = None) -> str:
 def portable_command(command: str) -> str:
     """The command as a reader can rerun it: paths inside the repository relative to its root, any other
     absolute path (a scratch or output folder of the machine that ran it) reduced to its file name."""
-    def portable(word: str) -> str:
-        if not word.startswith("/"):
-            return word
-        path = Path(word)
-        return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
-    return " ".join(portable(word) for word in command.split(" "))
+    return " ".join(portable_path(word) if word.startswith("/") else word for word in command.split(" "))
 
 
 def provenance(command: str) -> dict:
