@@ -41,14 +41,20 @@ def load_results(device: str) -> dict:
     return found
 
 
+def _engine_runs(device: str) -> list[dict]:
+    """Every data/results/<device>/engine*.json, each with its file's name under "file"."""
+    from kinetics.paths import results_dir
+
+    return [{**json.loads(path.read_text()), "file": path.name}
+            for path in sorted(results_dir(device).glob("engine*.json"))]
+
+
 def load_targets(device: str) -> dict:
     """The newest run (by its provenance date) among data/results/<device>/engine*.json that measured the targets
     part: that file's whole JSON, with its name under "file"."""
     from kinetics.paths import results_dir
 
-    runs = [{**json.loads(path.read_text()), "file": path.name}
-            for path in sorted(results_dir(device).glob("engine*.json"))]
-    runs = [run for run in runs if run.get("targets")]
+    runs = [run for run in _engine_runs(device) if run.get("targets")]
     if not runs:
         raise InputError(f"no targets run in {results_dir(device)} (run `kinetics bench engine --parts targets` "
                          f"on that GPU)")
@@ -61,10 +67,9 @@ def load_saturated(device: str) -> list[dict]:
     from kinetics.paths import results_dir
 
     newest: dict[tuple[str, str], dict] = {}
-    for path in sorted(results_dir(device).glob("engine*.json")):
-        data = json.loads(path.read_text())
-        for row in data.get("saturated", []):
-            row = {**row, "file": path.name, "provenance": data["provenance"], "ceilings": data["ceilings"]}
+    for run in _engine_runs(device):
+        for row in run.get("saturated", []):
+            row = {**row, "file": run["file"], "provenance": run["provenance"], "ceilings": run["ceilings"]}
             key = (row["model"], row["attention"]["kind"])
             if key not in newest or row["provenance"]["date"] > newest[key]["provenance"]["date"]:
                 newest[key] = row
